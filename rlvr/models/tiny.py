@@ -1,0 +1,132 @@
+"""Build tiny Qwen2-architecture models and byte-level BPE tokenizers locally (no hub access needed).
+
+Used by the tests, the tiny CPU recipes and the demo. A build is cached: the output directory records the
+arguments it was built with and is reused when they match. Head dim defaults to 64 because vLLM's CPU
+attention rejects 16.
+
+    python -m rlvr.models.tiny OUT_DIR [--layers 2 --hidden 128 ...]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Optional
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+DEFAULT_CORPUS = ["train/gsm8k_train.jsonl", "train/math_train.jsonl"]
+
+
+def shared_data_dir() -> Path:
+    """`../shared/data` beside the repo (override with RLVR_SHARED_DATA)."""
+    env = os.environ.get("RLVR_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def corpus_texts(files: Optional[Iterable[str | Path]] = None, limit: int = 4000) -> list[str]:
+    """Problem and solution texts from JSONL files (default: the shared training prompts)."""
+    files = list(files) if files else [shared_data_dir() / f for f in DEFAULT_CORPUS]
+    texts: list[str] = []
+    for f in files:
+        with open(f) as fh:
+            for i, line in enumerate(fh):
+                if i >= limit:
+                    break
+                row = json.loads(line)
+                texts += [str(row.get(k)) for k in ("problem", "solution", "answer") if row.get(k)]
+    texts += [r"The final answer is \boxed{42}. <think> </think> <answer> </answer>"]
+    return texts
+
+
+def train_tokenizer(texts: list[str], vocab_size: int = 1024):
+    """Byte-level BPE (as Qwen/GPT-2) wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|pad|>", bos_token=None,
+        unk_token=None, additional_special_tokens=["<|endoftext|>", "<|im_start|>"],
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_model(
+    out_dir: str | Path,
+    *,
+    texts: Optional[list[str]] = None,
+    vocab_size: int = 1024,
+    hidden: int = 128,
+    layers: int = 2,
+    heads: int = 2,
+    kv_heads: int = 1,
+    intermediate: int = 256,
+    max_positions: int = 2048,
+    tie_word_embeddings: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Write a randomly initialised Qwen2ForCausalLM + tokenizer to `out_dir` (atomic; cached by arguments)."""
+    out_dir = Path(out_dir)
+    args = dict(vocab_size=vocab_size, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
+                intermediate=intermediate, max_positions=max_positions, tie=tie_word_embeddings, seed=seed,
+                corpus=hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16] if texts else "default")
+    stamp = out_dir / "rlvr_tiny.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == args:
+        return out_dir
+
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = train_tokenizer(texts if texts is not None else corpus_texts(), vocab_size)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        num_key_value_heads=kv_heads, intermediate_size=intermediate, max_position_embeddings=max_positions,
+        tie_word_embeddings=tie_word_embeddings, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=None, torch_dtype="float32",
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "rlvr_tiny.json").write_text(json.dumps(args))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir")
+    for name, default in [("vocab_size", 1024), ("hidden", 128), ("layers", 2), ("heads", 2), ("kv_heads", 1),
+                          ("intermediate", 256), ("seed", 0)]:
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=int, default=default)
+    p.add_argument("--tie-word-embeddings", action="store_true")
+    a = vars(p.parse_args(argv))
+    out = a.pop("out_dir")
+    a["tie_word_embeddings"] = a.pop("tie_word_embeddings")
+    print(build_tiny_model(out, **a))
+
+
+if __name__ == "__main__":
+    main()
