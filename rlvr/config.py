@@ -75,6 +75,8 @@ class RewardConfig:
     incorrect_reward: float = 0.0  # ... and for a wrong one (DAPO uses -1)
     overlong_buffer: int = 0  # DAPO soft overlong punishment: buffer length in tokens (0 = off)
     overlong_penalty: float = 1.0  # DAPO: penalty at the hard limit (linear ramp inside the buffer)
+    worker_memory_mb: int = 4096  # address-space limit (RLIMIT_AS) of each verifier worker; 0 = none
+    start_method: Literal["forkserver", "spawn"] = "forkserver"  # verifier workers never fork the trainer
 
 
 @dataclass
@@ -143,6 +145,11 @@ class EvalConfig:
     max_tokens: Optional[int] = None  # None = rollout.max_tokens
     limit: Optional[int] = None  # first K problems of each benchmark
     template: Optional[str] = None  # None = data.template
+    ks: list[int] = field(default_factory=list)  # pass@k / maj@k values (<= n); empty = 1, powers of 4 below n, and n
+    top_k: int = -1  # eval top-k sampling (-1 = off)
+    seed: Optional[int] = None  # eval sampling seed; None = the run seed
+    prompt_key: str = "problem"  # question column of non-bundled benchmark files
+    answer_key: Optional[str] = None  # gold column; None = the benchmark's default (answer; answer_mv for minerva)
 
 
 @dataclass
