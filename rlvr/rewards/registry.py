@@ -1,0 +1,97 @@
+"""Verifier registry: a verifier is one small function registered by name.
+
+    @register_verifier("regex")
+    def regex_answer(response: str, answer: str, **meta) -> float | dict
+
+It returns a float score, or a dict with `score` (and optionally `correct`, `extracted`). `meta` carries
+`truncated`, `prompt_id`, `task` and the reward config's `correct_reward` / `incorrect_reward`; ignore what you
+do not need. User verifiers live in any file or module named in `reward.modules`; they are imported by the
+trainer and by every pool worker, and run in the pool (a crash or hang scores 0, is counted, never stops training).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from rlvr.registry import Registry
+
+Verifier = Callable[..., Any]
+VERIFIERS: Registry[Verifier] = Registry("verifier")
+_INLINE: set[str] = set()  # trusted, regex-only verifiers that run in the caller (no IPC round trip)
+_LOADED: dict[str, Any] = {}
+
+
+def register_verifier(name: str, *, inline: bool = False) -> Callable[[Verifier], Verifier]:
+    """Register `fn` under `name`. `inline=True` skips the worker pool: only for cheap code you trust."""
+
+    def deco(fn: Verifier) -> Verifier:
+        VERIFIERS.register(name)(fn)
+        if inline:
+            _INLINE.add(name)
+        return fn
+
+    return deco
+
+
+def is_inline(name: str) -> bool:
+    return name in _INLINE
+
+
+def load_modules(modules: list[str] | tuple[str, ...]) -> None:
+    """Import verifier modules: `path/to/file.py` (relative to the working directory) or a dotted module name."""
+    for spec in modules:
+        if spec in _LOADED:
+            continue
+        if spec.endswith(".py") or "/" in spec:
+            path = Path(spec).expanduser().resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"reward.modules: verifier file not found: {spec} (resolved to {path})")
+            # one stable module name per file, so workers and the trainer agree and pickling works
+            name = f"rlvr_user_verifiers_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+            mod_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[name] = module
+            try:
+                mod_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        else:
+            module = importlib.import_module(spec)
+        _LOADED[spec] = module
+
+
+def load_builtins() -> None:
+    """Import the built-in verifiers (math, format, examples) so their names are registered."""
+    import rlvr.rewards.examples  # noqa: F401
+    import rlvr.rewards.format  # noqa: F401
+    import rlvr.rewards.math  # noqa: F401
+
+
+@dataclass
+class Verdict:
+    score: float  # reward of this verifier for this item (unweighted)
+    correct: bool  # verifier's correctness judgement (score > 0 when the verifier gives none)
+    extracted: Optional[str]  # the answer it read, for logs / maj@k
+    status: str = "ok"  # ok | timeout | error
+
+
+def to_verdict(ret: Any) -> Verdict:
+    """A verifier's return value (float / bool / dict / Verdict) as a Verdict; raises TypeError otherwise."""
+    if isinstance(ret, Verdict):
+        return ret
+    if isinstance(ret, dict):
+        if "score" not in ret:
+            raise TypeError(f"verifier returned a dict without 'score': {sorted(ret)}")
+        score = float(ret["score"])
+        correct = bool(ret["correct"]) if "correct" in ret else score > 0
+        ext = ret.get("extracted")
+        return Verdict(score, correct, None if ext is None else str(ext)[:500])
+    if isinstance(ret, (bool, int, float)):
+        return Verdict(float(ret), float(ret) > 0, None)
+    raise TypeError(f"verifier must return a float or a dict with 'score', got {type(ret).__name__}")
