@@ -114,6 +114,22 @@ class AlgorithmConfig:
     # training-inference mismatch correction (truncated importance sampling)
     tis: Optional[Literal["token", "seq_mask"]] = None  # None | token (TIS with cap) | seq_mask
     tis_cap: float = 2.0  # token TIS: cap on exp(old - sampler); seq_mask: mask rows whose ratio leaves [1/cap, cap]
+    # BAPO (Xi et al., arXiv 2510.18927): clip bounds [c_low, c_high] searched before every update
+    bapo_rho0: float = 0.5  # target share of the PG loss carried by A > 0 tokens (code's ratio target r = rho0/(1-rho0))
+    bapo_c_low_min: float = 0.6  # a-: first (smallest) lower ratio bound
+    bapo_c_low_max: float = 0.9  # b-: largest lower ratio bound
+    bapo_c_high_min: float = 1.2  # a+: first (smallest) upper ratio bound
+    bapo_c_high_max: float = 3.0  # b+: largest upper ratio bound
+    bapo_step_low: float = 0.05  # delta2: step of the lower bound (code yaml 0.05)
+    bapo_step_high: float = 0.05  # delta1: step of the upper bound (code yaml 0.05; example script 0.1)
+    bapo_order: Literal["high_first", "low_first"] = "high_first"  # paper Alg. 1 widens c_high first; code raises c_low first
+    bapo_count: Literal["all", "unclipped"] = "all"  # contribution of all tokens at clipped value (code) | only unclipped ones
+    # HAPO (arXiv 2509.16591): normalized entropy h-hat drives per-token clip bounds and advantages
+    hapo_entropy_pivot: float = 0.8  # quantile of log-entropy used as the pivot of h-hat
+    hapo_clip_alpha: float = 1.0  # asymmetric adaptive clipping strength (0 = fixed eps_low / eps_high)
+    hapo_adv_beta: float = 1.0  # differential advantage redistribution strength (0 = off)
+    hapo_adv_max: float = 5.0  # token-level group average falls back to GRPO when any |A| >= this in a group
+    hapo_code_compat: bool = False  # released code's h-hat (>= 0 everywhere, sign bug) instead of the paper's signed one
 
 
 @dataclass
