@@ -8,6 +8,7 @@ flat metrics are broadcast so every rank returns the same dict (the trainer aver
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import asdict, dataclass, field
@@ -124,7 +125,8 @@ def sample_records(bench: Benchmark, engine: Any, s: EvalSettings, rank: int, wo
     t1 = time.perf_counter()
     flat = [(g, j, r) for g in groups for j, r in enumerate(g.rollouts)]
     verdicts = verify_math_batch([r.response_text for _, _, r in flat], [g.prompt.answer for g, _, _ in flat],
-                                 timeout_s=s.timeout_s, workers=s.workers) if flat else []
+                                 timeout_s=s.timeout_s, workers=s.workers,
+                                 truncated=[r.truncated for _, _, r in flat]) if flat else []
     t2 = time.perf_counter()
     records = [
         {"benchmark": bench.name, "problem_id": g.prompt.id, "problem_index": g.prompt.meta["index"],
@@ -166,9 +168,9 @@ def summarize(bench: Benchmark, records: list[dict], s: EvalSettings, timing: di
     for r in records:
         by_problem.setdefault(r["problem_index"], []).append(r)
     problems = list(by_problem.values())
+    equivalent = functools.partial(math_equivalent_batch, timeout_s=s.timeout_s, workers=s.workers)
     metrics = score_problems([[r["correct"] for r in p] for p in problems],
-                             [[r["extracted"] for r in p] for p in problems], s.ks, math_equivalent_batch,
-                             seed=s.seed)
+                             [[r["extracted"] for r in p] for p in problems], s.ks, equivalent, seed=s.seed)
     samples = len(records)
     return {
         "source": bench.source, "sha256": bench.sha256, "answer_keys": list(bench.answer_keys),
