@@ -14,6 +14,7 @@ from rlvr.rewards.extract import extract_answer
 from rlvr.rewards.normalize import choice_letter, normalize_answer, unwrap_text
 from rlvr.rewards.registry import register_verifier
 
+SENTINEL = "-98765.4321"  # no gold should accept this
 REL_TOL = 1e-4  # numbers math-verify calls equal must also agree to this relative tolerance (see _numbers_agree)
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # silence "timeout is disabled" (the parent enforces it)
 
@@ -108,5 +109,8 @@ def gold_check(response: str, answer: str, **meta: Any) -> dict:
         return {"score": 0.0, "correct": False, "extracted": "empty answer"}
     if not parse_gold(answer):
         return {"score": 0.0, "correct": False, "extracted": "math-verify cannot parse it"}
-    ok = grade(extract_answer("The answer is \\boxed{" + answer + "}"), answer)
-    return {"score": float(ok), "correct": ok, "extracted": None if ok else "does not verify against itself"}
+    if not grade(extract_answer("The answer is \\boxed{" + answer + "}"), answer):
+        return {"score": 0.0, "correct": False, "extracted": "does not verify against itself"}
+    if grade(SENTINEL, answer):  # a degenerate parse that accepts anything would be a free reward
+        return {"score": 0.0, "correct": False, "extracted": f"accepts an unrelated answer ({SENTINEL})"}
+    return {"score": 1.0, "correct": True, "extracted": None}

@@ -26,7 +26,7 @@ _UNITS = (
 _TRAIL_TEXT_UNIT_RE = re.compile(r"(?<=[\d}.])\s*\\(?:text|mbox|mathrm)\s*\{\s*(?:" + _UNITS + r")(?:\^?\d)?\s*\}\s*$")
 _TRAIL_UNIT_RE = re.compile(r"(?<=\d)\s+(?:" + _UNITS + r")\.?\s*$")
 _ENOTATION_RE = re.compile(r"(?<![\w.\\])(\d+(?:\.\d*)?|\.\d+)[eE]([+-]?\d+)(?![\w.])")
-_THOUSANDS_BRACED_RE = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\!|\\ |\\;)(?=\d{3}(?!\d))")
+_THOUSANDS_BRACED_RE = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\,|\\!|\\ |\\;)(?=\d{3}(?!\d))")
 _PLAIN_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 
 
@@ -57,7 +57,8 @@ def normalize_answer(s: str) -> str:
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\^\s*\{?\s*o\s*\}?(?=\s*$)", "", s)  # degrees
     s = re.sub(r"\\?%|\\\$|\$", "", s)  # percent / dollar signs (math-verify treats 9% == 9 anyway)
-    s = re.sub(r"\bnp\.", "", s)  # python-ish Minerva golds: np.arcsin(10/13)
+    s = re.sub(r"\b(?:np|math)\.", "", s)  # python-ish Minerva golds: np.arcsin(10/13)
+    s = re.sub(r"(?<![\\a-zA-Z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|log|ln|exp)(?=\()", r"\\\1", s)
     s = re.sub(r"(\d)\./", r"\1/", s)  # -1./3 -> -1/3
     s = _THOUSANDS_BRACED_RE.sub("", s)  # 1{,}000  1\,000  1\!000
     if _PLAIN_THOUSANDS_RE.match(s):  # whole answer is "58,500" (a tuple would have spaces or != 3 digits)
