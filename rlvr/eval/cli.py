@@ -119,7 +119,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=cfg.model.trust_remote_code)
-    engine = make_engine(cfg, rank=rank, world_size=world)
+    engine = make_engine(cfg, tokenizer, rank=rank, world_size=world)
     results = evaluate(engine, tokenizer, s, rank=rank, world_size=world, samples_path=out / "samples.jsonl")
     if rank != 0:
         return {}

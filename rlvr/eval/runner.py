@@ -209,7 +209,8 @@ def evaluate(engine: Any, tokenizer: Any, s: EvalSettings, *, rank: int = 0, wor
             gathered = _gather((records, timing), rank, world_size)
             if rank != 0:
                 continue
-            all_records = [r for recs, _ in gathered for r in recs]
+            all_records = sorted((r for recs, _ in gathered for r in recs),
+                                 key=lambda r: (r["problem_index"], r["sample_index"]))
             timing = {k: max(t[k] for _, t in gathered) for k in timing}  # slowest rank bounds the wall time
             timing["total_s"] = time.perf_counter() - t0
             results[bench.name] = summarize(bench, all_records, s, timing)
