@@ -123,7 +123,7 @@ class AlgorithmConfig:
     bapo_step_low: float = 0.05  # delta2: step of the lower bound (code yaml 0.05)
     bapo_step_high: float = 0.05  # delta1: step of the upper bound (code yaml 0.05; example script 0.1)
     bapo_order: Literal["high_first", "low_first"] = "high_first"  # paper Alg. 1 widens c_high first; code raises c_low first
-    bapo_count: Literal["all", "unclipped"] = "all"  # contribution of all tokens at clipped value (code) | only unclipped ones
+    bapo_count: Literal["unclipped", "all"] = "unclipped"  # P, Nn over gradient-carrying tokens (paper intent) | all at clipped value (code)
     # HAPO (arXiv 2509.16591): normalized entropy h-hat drives per-token clip bounds and advantages
     hapo_entropy_pivot: float = 0.8  # quantile of log-entropy used as the pivot of h-hat
     hapo_clip_alpha: float = 1.0  # asymmetric adaptive clipping strength (0 = fixed eps_low / eps_high)

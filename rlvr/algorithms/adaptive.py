@@ -43,8 +43,9 @@ def bapo_path(cfg) -> list[tuple[float, float]]:
 def bapo_contributions(ratio, adv, keep, c_low, c_high, count: str):
     """Positive / negative shares of the PG loss for each candidate pair -> (P [K], Nn [K]).
 
-    count=all (code): v = min(rho, c_high) A for A > 0, max(rho, c_low) A for A < 0 (clipped tokens at their
-    clipped value). count=unclipped (a port quoting the paper): only gradient-carrying tokens, value rho A.
+    count=unclipped (default; a port quoting the paper): only gradient-carrying tokens, value rho A, so raising
+    c_low removes negative tokens as Alg. 1 intends. count=all (released code): v = min(rho, c_high) A for A > 0,
+    max(rho, c_low) A for A < 0 (clipped tokens at their clipped value; raising c_low then *grows* Nn).
     """
     pos, neg = keep & (adv > 0), keep & (adv < 0)  # [B, T]
     r_p, a_p = ratio[pos][None], adv[pos][None]  # [1, n+]

@@ -23,11 +23,12 @@ PRESETS: dict[str, dict] = {
     "dapo": dict(_DAPO),
     # BAPO — Balanced Policy Optimization with Adaptive Clipping (Xi et al., arXiv 2510.18927): paper Alg. 1
     # (upper bound first), rho0 0.5, c_low in [0.6, 0.9], c_high in [1.2, 3.0], steps 0.05 (code yaml),
-    # token-mean, verl's default dual-clip 3.0 carried by the released code.
+    # contributions of gradient-carrying tokens (with the code's clipped-value count, raising c_low could only
+    # lower rho_pos, so Alg. 1's second phase would be void), token-mean, verl's default dual-clip 3.0.
     "bapo": {"advantage": "grpo", "loss": "bapo", "aggregation": "token_mean", "dual_clip": 3.0, "kl_coef": 0.0,
              "bapo_rho0": 0.5, "bapo_c_low_min": 0.6, "bapo_c_low_max": 0.9, "bapo_c_high_min": 1.2,
              "bapo_c_high_max": 3.0, "bapo_step_low": 0.05, "bapo_step_high": 0.05, "bapo_order": "high_first",
-             "bapo_count": "all"},
+             "bapo_count": "unclipped"},
     # HAPO — Heterogeneous Adaptive Policy Optimization (arXiv 2509.16591; starriver030515/HAPO): DAPO pipeline
     # with eps 0.2/0.2, dual-clip 10, token-level group average advantages, pivot 0.8, alpha 1, beta 1,
     # paper-signed h-hat, max 16 generation batches.
