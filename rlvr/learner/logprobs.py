@@ -1,0 +1,132 @@
+"""Chunked log-probs and entropy straight from the final hidden states and the LM head.
+
+A policy-gradient step needs, per response token, `log p(y_t | y_<t)` and (for masks, metrics and entropy
+bonuses) the full-vocabulary entropy `H = -sum_v p_v log p_v` with `p = softmax(z / temperature)`
+(algorithms.md §0, §9.3). Materialising the logits costs `T * V * 4` bytes in fp32 — 16k tokens x 150k vocab is
+~10 GB, plus as much again for the softmax and the backward. `ChunkedLogprobs` processes `chunk` tokens at a time
+and recomputes each chunk's logits in the backward, so peak extra memory is O(chunk * V) whatever T is.
+
+Gradients (s = z / temperature, log p = s - lse(s)):
+    d logp_y / d s_j = 1[j = y] - p_j
+    d H / d s_j      = -p_j (log p_j + H)
+    d / d z          = (d / d s) / temperature;  dL/dh = g_z @ W,  dL/dW = g_z^T @ h
+"""
+from __future__ import annotations
+
+import torch
+
+
+class ChunkedLogprobs(torch.autograd.Function):
+    """(hidden [N, H], weight [V, H], targets [N]) -> (logprobs [N], entropy [N]), fp32, chunked fwd and bwd."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, temperature: float, chunk: int):
+        n = hidden.shape[0]
+        logprobs = hidden.new_empty(n, dtype=torch.float32)  # [N]
+        entropy = hidden.new_empty(n, dtype=torch.float32)  # [N]
+        lse_all = hidden.new_empty(n, dtype=torch.float32)  # [N] saved for the backward
+        for s in range(0, n, chunk):
+            e = min(s + chunk, n)
+            logits = _scaled_logits(hidden[s:e], weight, temperature)  # [C, V] fp32
+            lse = torch.logsumexp(logits, dim=-1)  # [C]
+            logprobs[s:e] = logits.gather(-1, targets[s:e, None]).squeeze(-1) - lse
+            probs = torch.softmax(logits, dim=-1)  # [C, V]
+            entropy[s:e] = lse - (probs * logits).sum(-1)  # H = lse - sum_v p_v s_v
+            lse_all[s:e] = lse
+            del logits, probs
+        ctx.save_for_backward(hidden, weight, targets, lse_all, entropy)
+        ctx.temperature, ctx.chunk = temperature, chunk
+        ctx.set_materialize_grads(False)  # a None grad for entropy = values only, skip its term
+        return logprobs, entropy
+
+    @staticmethod
+    def backward(ctx, grad_logprobs, grad_entropy):
+        hidden, weight, targets, lse_all, entropy = ctx.saved_tensors
+        t, chunk, n = ctx.temperature, ctx.chunk, hidden.shape[0]
+        need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_hidden = torch.zeros_like(hidden) if need_h else None  # [N, H]
+        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_w else None  # [V, H]
+        if grad_logprobs is None and grad_entropy is None:
+            return grad_hidden, grad_weight, None, None, None
+        for s in range(0, n, chunk):
+            e = min(s + chunk, n)
+            logits = _scaled_logits(hidden[s:e], weight, t)  # [C, V] fp32
+            logp = logits - lse_all[s:e, None]  # [C, V] log-softmax
+            probs = logp.exp()  # [C, V]
+            g = torch.zeros_like(logits)  # [C, V] dL/ds
+            if grad_logprobs is not None:
+                gl = grad_logprobs[s:e, None].float()  # [C, 1]
+                g -= gl * probs
+                g.scatter_add_(-1, targets[s:e, None], gl)
+            if grad_entropy is not None:
+                g -= grad_entropy[s:e, None].float() * probs * (logp + entropy[s:e, None])
+            g /= t  # ds/dz = 1 / temperature
+            del logits, logp, probs
+            if need_h:
+                grad_hidden[s:e] = (g.to(weight.dtype) @ weight).to(hidden.dtype)  # [C, H]
+            if need_w:
+                grad_weight.addmm_(g.t(), hidden[s:e].float())
+        if need_w:
+            grad_weight = grad_weight.to(weight.dtype)
+        return grad_hidden, grad_weight, None, None, None
+
+
+def _scaled_logits(hidden: torch.Tensor, weight: torch.Tensor, temperature: float) -> torch.Tensor:
+    # The matmul runs in the model dtype (as the HF model's own lm_head does), the softmax maths in fp32.
+    logits = (hidden @ weight.t()).float()  # [C, V]
+    return logits / temperature if temperature != 1.0 else logits
+
+
+def chunked_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, *, temperature: float = 1.0,
+                     chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-prob of `targets` and entropy for each row of `hidden` [N, H] under head `weight` [V, H].
+
+    Returns fp32 (logprobs [N], entropy [N]). The entropy carries a gradient only if the caller uses it in the loss
+    (entropy bonus); otherwise its backward term is skipped. Under no_grad nothing is saved.
+    """
+    if hidden.shape[0] == 0:
+        z = hidden.sum() * 0.0 + weight.sum() * 0.0  # keeps the graph connected for an empty selection
+        return z.expand(0).float(), z.expand(0).float()
+    return ChunkedLogprobs.apply(hidden, weight, targets, float(temperature), int(max(chunk, 1)))
+
+
+def select_positions(loss_mask: torch.Tensor) -> torch.Tensor:
+    """Flat indices (into the [B*T] flattening) of the tokens that get a log-prob: the loss tokens.
+
+    Token t is predicted by the hidden state at t-1 of the same row; column 0 is never a loss token (types.py).
+    """
+    if loss_mask[:, :1].any():
+        raise ValueError("loss_mask[:, 0] must be 0: the first token of a row has no predicting position")
+    return loss_mask.reshape(-1).nonzero().squeeze(-1)  # [K]
+
+
+def token_logprobs(hidden: torch.Tensor, weight: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor, *,
+                   temperature: float = 1.0, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probs and entropy [B, T] (alignment rule of types.py), computed only where loss_mask is set.
+
+    hidden [B, T, H] are the final hidden states (after the last norm); weight [V, H] is the LM head. Positions
+    outside loss_mask are 0.
+    """
+    b, t, h = hidden.shape
+    idx = select_positions(loss_mask)  # [K]
+    flat_h = hidden.reshape(b * t, h)  # [B*T, H]
+    lp, ent = chunked_logprobs(flat_h[idx - 1], weight, input_ids.reshape(-1)[idx], temperature=temperature,
+                               chunk=chunk)  # [K], [K]
+    out_lp = lp.new_zeros(b * t).index_put((idx,), lp).view(b, t)  # [B, T]
+    out_ent = ent.new_zeros(b * t).index_put((idx,), ent).view(b, t)  # [B, T]
+    return out_lp, out_ent
+
+
+def naive_token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor, *,
+                         temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference with full [B, T, V] fp32 logits (tests and benchmarks only)."""
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)  # [B, T, V]
+    lp = logp[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # [B, T-1] predicts token t+1
+    ent = -(logp.exp() * logp).sum(-1)[:, :-1]  # [B, T-1]
+    pad = lp.new_zeros(lp.shape[0], 1)
+    m = loss_mask.float()
+    return torch.cat([pad, lp], 1) * m, torch.cat([pad, ent], 1) * m
+
+
+__all__ = ["ChunkedLogprobs", "chunked_logprobs", "token_logprobs", "naive_token_logprobs",
+           "select_positions"]
