@@ -40,7 +40,15 @@ class RewardScorer:
         load_modules(self.cfg.modules)
         for name in self.weights:
             VERIFIERS.get(name)  # unknown name -> KeyError listing the known verifiers
-        self.pool = VerifierPool(self.cfg.workers, self.cfg.modules, self.cfg.worker_memory_mb, self.cfg.start_method)
+        self.pool: Optional[VerifierPool] = None  # started now if any part runs in workers, else on check_golds
+        if not all(is_inline(name) for name in self.weights):
+            self.pool = self._pool()
+
+    def _pool(self) -> VerifierPool:
+        if self.pool is None:
+            c = self.cfg
+            self.pool = VerifierPool(c.workers, c.modules, c.worker_memory_mb, c.start_method)
+        return self.pool
 
     def _meta(self, prompt: "Prompt", truncated: bool) -> dict:
         return {"truncated": truncated, "prompt_id": prompt.id, "task": prompt.task,
@@ -58,7 +66,7 @@ class RewardScorer:
                     else:
                         tasks.append((name, r.response_text, g.prompt.answer, meta))
                         keys.append((gi, ri, name))
-        for key, v in zip(keys, self.pool.map(tasks, self.cfg.timeout_s)):
+        for key, v in zip(keys, self._pool().map(tasks, self.cfg.timeout_s) if tasks else []):
             if v.status != "ok" and key[2] == "math":  # a hang must never beat a wrong answer (DAPO: -1)
                 v.score = self.cfg.incorrect_reward
             out[key] = v
@@ -105,14 +113,15 @@ class RewardScorer:
         """Raise ValueError naming every prompt whose gold the math verifier cannot use (run at data load)."""
         if "math" not in self.weights:
             return
-        bad = check_golds([p.answer for p in prompts],
-                          [p.meta.get("source_line", p.id) for p in prompts], pool=self.pool, timeout_s=self.cfg.timeout_s)
+        where = [f"{p.meta['source_line']} (id {p.id})" if "source_line" in p.meta else f"id {p.id}" for p in prompts]
+        bad = check_golds([p.answer for p in prompts], where, pool=self._pool(), timeout_s=self.cfg.timeout_s)
         if bad:
             shown = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
             raise ValueError(f"{len(bad)} gold answer(s) cannot be verified (they would never or always score):\n  {shown}")
 
     def close(self) -> None:
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
 
     def __enter__(self) -> "RewardScorer":
         return self
