@@ -60,10 +60,12 @@ class RolloutConfig:
     enable_prefix_caching: bool = True  # vLLM prefix caching (the G samples of a prompt share its prefix)
     enforce_eager: bool = False  # vLLM: skip CUDA graphs (always on for CPU)
     cpu_kvcache_gb: int = 1  # vLLM-cpu: KV cache size (VLLM_CPU_KVCACHE_SPACE)
+    dtype: Optional[str] = None  # vLLM engine dtype (float32 / bfloat16 / float16); None = model.dtype (auto: bf16 GPU, fp32 CPU)
+    max_model_len: Optional[int] = None  # vLLM context length (prompt + response); None = the model's maximum
     sync_bucket_mb: int = 256  # weight sync streams parameters in buckets of this size
     batch_size: int = 64  # HF engine: sequences generated per generate() call
     adaptive_temperature: bool = False  # HAPO adaptive temperature sampling (algorithms.md 5.1)
-    adaptive_temperature_params: dict[str, float] = field(default_factory=dict)  # HAPO sampler knobs, see rollout docs
+    adaptive_temperature_params: dict[str, float] = field(default_factory=dict)  # HAPO sampler knobs: tau (0.05), entropy_pivot (0.8), code_compat (0/1); see rlvr/rollout/adaptive_temperature.py
 
 
 @dataclass
