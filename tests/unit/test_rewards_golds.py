@@ -8,7 +8,7 @@ import pytest
 
 from rlvr.rewards import check_golds, verify_math_batch
 
-SETS = ["math500", "aime24", "aime25", "amc23", "minerva_math", "gsm8k_test"]
+SETS = ["aime24", "aime25", "amc23", "gsm8k_test"]  # math500 + minerva (slow symbolic golds): tests/integration
 
 
 @pytest.mark.parametrize("name", SETS)
