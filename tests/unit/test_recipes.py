@@ -1,0 +1,62 @@
+"""Every recipe loads against the schema; tiny recipes are CPU-sized; headers say what they reproduce and how."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rlvr.config import load_config, read_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+TINY = sorted((REPO / "recipes" / "tiny").glob("*.yaml"))
+METHODS = ["grpo", "dr_grpo", "dapo", "bapo", "hapo", "clip_cov", "kl_cov", "forking_tokens", "lite_ppo"]
+
+
+def test_every_method_has_a_recipe_and_a_tiny_variant():
+    assert {p.stem for p in RECIPES} >= set(METHODS)
+    assert {p.stem for p in TINY} == {p.stem for p in RECIPES}
+
+
+@pytest.mark.parametrize("path", RECIPES + TINY, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_recipe_loads(path):
+    cfg = load_config(path)
+    assert cfg.algorithm.preset == path.stem  # each recipe applies the preset it is named after
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_full_recipe_header_names_paper_and_launch(path):
+    header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+    assert re.search(r"arXiv \d{4}\.\d{5}", header), "header must cite the paper's arXiv id"
+    assert f"torchrun --nproc_per_node 8 -m rlvr.train recipes/{path.name}" in header
+    assert "--rdzv_endpoint" in header and "--nnodes" in header  # the multi-node form
+    cfg = load_config(path)
+    assert cfg.model.path in ("Qwen/Qwen2.5-Math-7B", "Qwen/Qwen3-8B-Base")
+    assert cfg.rollout.backend == "vllm"
+
+
+@pytest.mark.parametrize("path", TINY, ids=lambda p: p.stem)
+def test_tiny_recipe_runs_on_cpu_here(path):
+    cfg = load_config(path)
+    assert cfg.rollout.backend == "hf" and cfg.max_steps <= 4
+    assert cfg.model.path == ".cache/tiny-qwen2" and cfg.output_dir == f"runs/tiny-{path.stem}"
+    assert cfg.rollout.num_prompts == 4 and cfg.rollout.group_size == 4 and cfg.rollout.max_tokens == 32
+    assert cfg.learner.zero_stage == 2 and cfg.learner.micro_batch_tokens == 2048
+    assert cfg.logging.tensorboard and cfg.eval.every == 0
+    assert cfg.data.train_files == ["../shared/data/train/gsm8k_train.jsonl"]
+    assert (REPO / cfg.data.train_files[0]).resolve().exists()
+    assert cfg.reward.overlong_buffer < cfg.rollout.max_tokens  # a buffer wider than the budget shapes every row
+    assert "rlvr tiny-model .cache/tiny-qwen2" in path.read_text()
+
+
+@pytest.mark.parametrize("path", TINY, ids=lambda p: p.stem)
+def test_tiny_recipe_keeps_the_algorithm_of_its_base(path):
+    """The tiny variant changes scale, never the method: every algorithm key equals the full recipe's, except
+    the number of DAPO generation batches (a cost knob)."""
+    raw = read_recipe(path)
+    assert raw["algorithm"]["preset"] == path.stem
+    tiny, full = load_config(path).algorithm, load_config(REPO / "recipes" / path.name).algorithm
+    for key in vars(full):
+        if key not in ("max_gen_batches", "max_response_len"):
+            assert getattr(tiny, key) == getattr(full, key), key
