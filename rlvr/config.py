@@ -303,7 +303,8 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
             raise _unknown_key(prefix + str(key), cls, prefix)
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
-            kwargs[key] = from_dict(tp, value or {}, prefix + key + ".")
+            # an empty section (`rollout:`) is None; any other non-mapping (0, [], a string) is an error
+            kwargs[key] = from_dict(tp, {} if value is None else value, prefix + key + ".")
         else:
             kwargs[key] = _check_type(prefix + key, value, tp)
     return cls(**kwargs)
@@ -334,6 +335,8 @@ def read_recipe(path: str | Path, _seen: tuple = ()) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping of config keys")
     bases = data.pop("base", None) or []
+    if not (isinstance(bases, str) or (isinstance(bases, list) and all(isinstance(b, str) for b in bases))):
+        raise ConfigError(f"{path}: base: must be a recipe path or a list of paths, got {bases!r}")
     merged: dict = {}
     for b in [bases] if isinstance(bases, str) else bases:
         merged = deep_merge(merged, read_recipe(path.parent / b, _seen + (path,)))
@@ -359,8 +362,13 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] = ()) -> 
     """defaults -> preset -> recipe -> overrides, validated; see module docstring."""
     raw = read_recipe(recipe) if recipe else {}
     for o in overrides:
-        raw = deep_merge(raw, parse_override(o))
-    preset = (raw.get("algorithm") or {}).get("preset")
+        delta = parse_override(o)
+        current = raw.get("rewards", Config().rewards)
+        if o.split("=", 1)[0].strip().startswith("rewards.") and isinstance(current, dict):
+            delta = {"rewards": {**current, **delta["rewards"]}}  # set one weight, keep the other verifiers
+        raw = deep_merge(raw, delta)
+    algorithm = raw.get("algorithm")
+    preset = algorithm.get("preset") if isinstance(algorithm, dict) else None  # a non-mapping fails in from_dict
     if preset is not None:
         from rlvr.algorithms.presets import PRESETS  # pure data, no heavy imports
 
