@@ -2,7 +2,8 @@
 
     rlvr eval --model PATH --benchmarks aime24,aime25,math500,amc23,gsm8k,minerva --n 16 \\
         --temperature 0.6 --top-p 0.95 --max-tokens 4096 --template qwen_math --backend vllm --output DIR
-    torchrun --nproc-per-node 8 -m rlvr.eval.cli ...      # data-parallel: each rank its shard of problems
+    torchrun --nproc-per-node 8 -m rlvr.eval.cli --samples 16 ...   # data-parallel: each rank its shard of
+                                                                    # problems (torchrun rejects `--n`)
 
 Extra `key=value` arguments are config overrides for the engine (e.g. rollout.gpu_memory_utilization=0.8).
 Writes DIR/results.json, DIR/samples.jsonl, DIR/results.md and prints the table.
@@ -33,7 +34,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--benchmarks", default="math500",
                    help="comma list: bundled names (aime24,aime25,math500,amc23,gsm8k,minerva), JSONL/parquet paths, "
                         "hub ids, or NAME=SOURCE")
-    p.add_argument("--n", type=int, default=16, help="samples per problem")
+    # torchrun's own parser rejects `--n` as an ambiguous prefix of its flags: use -n / --samples there
+    p.add_argument("--n", "-n", "--samples", dest="n", type=int, default=16, help="samples per problem")
     p.add_argument("--k", type=_ints, default=None, help="pass@k / maj@k values, e.g. 1,4,16 (default 1, powers of 4, n)")
     p.add_argument("--temperature", type=float, default=0.6)
     p.add_argument("--top-p", type=float, default=0.95)

@@ -214,7 +214,7 @@ def evaluate(engine: Any, tokenizer: Any, s: EvalSettings, *, rank: int = 0, wor
             timing = {k: max(t[k] for _, t in gathered) for k in timing}  # slowest rank bounds the wall time
             timing["total_s"] = time.perf_counter() - t0
             results[bench.name] = summarize(bench, all_records, s, timing)
-            results[bench.name]["sampling"] = asdict(s)
+            results[bench.name]["sampling"] = {k: v for k, v in asdict(s).items() if k != "benchmarks"}
             if out:
                 for r in all_records:
                     out.write(json.dumps(r, ensure_ascii=False) + "\n")

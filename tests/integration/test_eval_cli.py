@@ -86,7 +86,7 @@ def test_data_parallel_torchrun_matches_problem_set(tiny_model_dir, tmp_path):
     out = tmp_path / "dp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29571",
            "-m", "rlvr.eval.cli", "--model", str(tiny_model_dir), "--benchmarks", "amc23", "--backend", "hf",
-           "--n", "2", "--limit", "5", "--max-tokens", "8", "--output", str(out)]
+           "--samples", "2", "--limit", "5", "--max-tokens", "8", "--output", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "results.json").read_text())
