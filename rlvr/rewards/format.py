@@ -30,5 +30,5 @@ def well_formed(response: str) -> bool:
 
 @register_verifier("format", inline=True)
 def format_reward(response: str, answer: str, **meta: Any) -> float:
-    """1.0 for `<think>reasoning</think> answer`, else 0.0 (the `format` part of e.g. `rewards: {math: 1, format: 0.1}`)."""
+    """1.0 for `<think>reasoning</think> answer`, else 0.0 (e.g. `rewards: {math: 1.0, format: 0.1}`)."""
     return 1.0 if well_formed(response) else 0.0

@@ -87,7 +87,8 @@ class RewardScorer:
             for ri, r in enumerate(g.rollouts):
                 vs = {name: verdicts[gi, ri, name] for name in self.weights}
                 parts = sum(self.weights[k] * v.score for k, v in vs.items())
-                pen = overlong_penalty(len(r.response_ids), self.max_response_len, c.overlong_buffer, c.overlong_penalty)
+                pen = overlong_penalty(len(r.response_ids), self.max_response_len, c.overlong_buffer,
+                                       c.overlong_penalty)
                 acc = float(vs["math"].correct) if "math" in vs else float(parts > 0)
                 main = vs["math"] if "math" in vs else next(iter(vs.values()))
                 g.rewards.append(parts + pen)
@@ -117,7 +118,8 @@ class RewardScorer:
         bad = check_golds([p.answer for p in prompts], where, pool=self._pool(), timeout_s=self.cfg.timeout_s)
         if bad:
             shown = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
-            raise ValueError(f"{len(bad)} gold answer(s) cannot be verified (they would never or always score):\n  {shown}")
+            raise ValueError(f"{len(bad)} gold answer(s) cannot be verified "
+                             f"(they would never or always score):\n  {shown}")
 
     def close(self) -> None:
         if self.pool is not None:

@@ -111,7 +111,8 @@ def main() -> None:
     if mix_s is None:
         print(f"plain loop   mixed : did not finish within {args.baseline_cap:g}s (killed)")
     else:
-        print(f"plain loop   mixed : {len(mixed) / mix_s:7.1f} items/s  ({mix_s:6.1f}s incl. ~1s spawn, {mix_ok} correct)")
+        print(f"plain loop   mixed : {len(mixed) / mix_s:7.1f} items/s  "
+              f"({mix_s:6.1f}s incl. ~1s spawn, {mix_ok} correct)")
     for w in args.workers:
         secs, ok, status, _ = pool_run(mixed, w, args.timeout)
         ratio = "" if mix_s is None else f"  x{mix_s / secs:.2f} vs plain"
