@@ -57,28 +57,44 @@ def test_rlvr_eval_six_benchmarks(tiny_model_dir, tmp_path):
     assert (out / "results.md").read_text().strip() == "\n".join(table)
 
 
-def test_same_seed_same_samples_hf(tiny_model_dir):
+@pytest.fixture(scope="module")
+def hf_engine(tiny_model_dir):
     from transformers import AutoTokenizer
 
     from rlvr.config import load_config
-    from rlvr.eval import EvalSettings, evaluate
     from rlvr.rollout import make_engine
 
     cfg = load_config(None, [f"model.path={tiny_model_dir}", "rollout.backend=hf", "rollout.max_tokens=12"])
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    engine = make_engine(cfg, tok)
+    return cfg, tok, make_engine(cfg, tok)
 
-    def responses(seed, tmp):
+
+def test_same_seed_same_samples_hf(hf_engine, tmp_path):
+    from rlvr.eval import EvalSettings, evaluate
+
+    _, tok, engine = hf_engine
+
+    def responses(seed, path):
         s = EvalSettings(benchmarks=["gsm8k"], n=3, limit=3, max_tokens=12, seed=seed, temperature=1.0, top_p=1.0)
-        evaluate(engine, tok, s, samples_path=tmp)
-        return [json.loads(line)["response"] for line in open(tmp)]
+        evaluate(engine, tok, s, samples_path=path)
+        return [json.loads(line)["response"] for line in open(path)]
 
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        a, b, c = (responses(seed, f"{d}/{i}.jsonl") for i, seed in enumerate([1, 1, 2]))
+    a, b, c = (responses(seed, tmp_path / f"{i}.jsonl") for i, seed in enumerate([1, 1, 2]))
     assert len(a) == 9 and a == b  # same seed, same backend -> the same samples
     assert a != c  # another seed -> other samples
+
+
+def test_run_eval_for_the_trainer(hf_engine):
+    from rlvr.eval import run_eval
+
+    cfg, tok, engine = hf_engine
+    cfg.eval.benchmarks, cfg.eval.n, cfg.eval.limit, cfg.eval.max_tokens = ["math500", "amc23"], 2, 2, 8
+    metrics = run_eval(engine, tok, cfg, rank=0, world_size=1)
+    expected = {f"eval/{b}/{m}" for b in ("math500", "amc23")
+                for m in ("avg@2", "pass@1", "pass@2", "maj@1", "maj@2", "response_len", "truncation_rate")}
+    assert set(metrics) == expected
+    assert all(isinstance(v, float) for v in metrics.values())
+    assert 0 < metrics["eval/math500/response_len"] <= 8  # eval.max_tokens, not rollout.max_tokens, bounds it
 
 
 def test_data_parallel_torchrun_matches_problem_set(tiny_model_dir, tmp_path):
