@@ -1,0 +1,352 @@
+"""The DeepSpeed learner: old/ref log-probs, mini-batch x epoch policy updates, weight export. The only module
+of rlvr that imports deepspeed.
+
+One optimizer step (design.md §4): the step's rows are split into token-budget micro-batches (the same count on
+every rank, because ZeRO collectives run per forward/backward), the loss denominators are counted once over all
+micro-batches and ranks (`rlvr.algorithms.step_normalizers` + all_reduce), and each micro-batch's loss is its
+additive share of the step loss, so micro-batching and world size never change the objective.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterator, Optional
+
+import deepspeed
+import torch
+import torch.distributed as dist
+
+import rlvr.algorithms as algorithms
+from rlvr.config import Config
+from rlvr.learner.batching import PACKABLE_ATTENTION, make_batch, micro_batch_rows, select_rows
+from rlvr.learner.policy import PolicyModel
+from rlvr.types import Batch, Group
+
+
+class Learner:
+    def __init__(self, cfg: Config):
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        self.cfg, lc = cfg, cfg.learner
+        self.device = _init_distributed(lc.dist_backend)
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        self.dtype = _dtype(cfg.model.dtype, self.device)
+        hf_cfg = AutoConfig.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
+        self.pad_id = next((i for i in (hf_cfg.pad_token_id, hf_cfg.eos_token_id, 0) if isinstance(i, int)), 0)
+
+        def load():
+            return AutoModelForCausalLM.from_pretrained(
+                cfg.model.path, dtype=self.dtype, attn_implementation=cfg.model.attn_implementation,
+                trust_remote_code=cfg.model.trust_remote_code)
+
+        hf = load()
+        hf.config.use_cache = False
+        if cfg.model.gradient_checkpointing:
+            hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.packed = lc.packing and hf.config._attn_implementation in PACKABLE_ATTENTION
+        self.total_steps = max(1, cfg.max_steps * lc.mini_batches * lc.epochs)
+        ds_config = self._ds_config()
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=PolicyModel(hf), model_parameters=[p for p in hf.parameters() if p.requires_grad],
+            optimizer=self._make_optimizer, lr_scheduler=self._make_scheduler, config=ds_config)
+        self.engine.train()
+        self.ref = None
+        if cfg.algorithm.kl_coef > 0:  # frozen reference, no optimizer; partitioned too under ZeRO-3
+            ref = PolicyModel(load()).requires_grad_(False).eval()
+            if lc.zero_stage == 3:
+                ref_cfg = {k: ds_config[k] for k in ("train_micro_batch_size_per_gpu", "bf16", "fp16")}
+                ref_cfg["zero_optimization"] = {"stage": 3}
+                self.ref = deepspeed.initialize(model=ref, config=ref_cfg)[0]
+            else:
+                self.ref = ref.to(self.device)
+        self.optimizer_steps = 0
+
+    # ------------------------------------------------------------------------------------------ setup
+
+    def _ds_config(self) -> dict:
+        lc = self.cfg.learner
+        zero: dict = {"stage": lc.zero_stage, "stage3_gather_16bit_weights_on_model_save": True}
+        if lc.offload_optimizer:
+            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": self.device.type == "cuda"}
+        if lc.offload_params and lc.zero_stage == 3:
+            zero["offload_param"] = {"device": "cpu", "pin_memory": self.device.type == "cuda"}
+        return {
+            # batch sizes are bookkeeping only: we call backward/step ourselves with explicit boundaries
+            "train_micro_batch_size_per_gpu": 1,
+            "gradient_accumulation_steps": 1,
+            "train_batch_size": self.world,
+            "gradient_clipping": lc.grad_clip,
+            "zero_optimization": zero,
+            "bf16": {"enabled": self.dtype == torch.bfloat16},
+            "fp16": {"enabled": self.dtype == torch.float16},
+            # DeepSpeedCPUAdam needs compiled ops; a plain torch AdamW works for ZeRO 0-3 without offload
+            "zero_force_ds_cpu_optimizer": False,
+            "zero_allow_untested_optimizer": True,
+            "steps_per_print": 10**9,
+            "wall_clock_breakdown": False,
+        }
+
+    def _make_optimizer(self, params):
+        lc = self.cfg.learner
+        kw = dict(lr=lc.lr, betas=tuple(lc.betas), weight_decay=lc.weight_decay)
+        if lc.offload_optimizer:  # optimizer states live on the CPU: DeepSpeed's vectorised CPU Adam
+            from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+            return DeepSpeedCPUAdam(params, adamw_mode=True, **kw)
+        return (_SkipNonFiniteAdamW if lc.zero_stage == 0 else torch.optim.AdamW)(params, **kw)
+
+    def _make_scheduler(self, optimizer):
+        lc, total = self.cfg.learner, self.total_steps
+
+        def factor(step: int) -> float:  # multiplier of the peak lr at optimizer step `step`
+            if step < lc.warmup_steps:
+                return (step + 1) / lc.warmup_steps
+            progress = min(1.0, (step - lc.warmup_steps) / max(1, total - lc.warmup_steps))
+            if lc.lr_schedule == "cosine":
+                return 0.5 * (1.0 + math.cos(math.pi * progress))
+            if lc.lr_schedule == "linear":
+                return 1.0 - progress
+            return 1.0
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    # ---------------------------------------------------------------------------------------- batches
+
+    def make_batch(self, groups: list[Group], advantages: torch.Tensor) -> Batch:
+        """Groups + advantages [N, G] -> Batch (rows group-major), padded with this model's pad id."""
+        return make_batch(groups, advantages, self.pad_id)
+
+    def _micro_batches(self, batch: Batch, rows: torch.Tensor) -> list[Optional[torch.Tensor]]:
+        """Rows of one pass -> micro-batches (index tensors into the batch), the same count on every rank.
+        None = a dummy micro-batch (this rank has fewer rows than micro-batches)."""
+        lengths = batch.attention_mask[rows].sum(-1).tolist()
+        budget = self.cfg.learner.micro_batch_tokens
+        n = torch.tensor([len(micro_batch_rows(lengths, budget, packed=self.packed))], device=self.device)
+        if self.world > 1:
+            dist.all_reduce(n, op=dist.ReduceOp.MAX)
+        parts = micro_batch_rows(lengths, budget, packed=self.packed, count=int(n))
+        return [rows[torch.tensor(p, dtype=torch.long)] if p else None for p in parts]
+
+    def _forward(self, model, mb: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        d = self.device
+        return model(mb.input_ids.to(d), mb.attention_mask.to(d), mb.loss_mask.to(d), packed=self.packed,
+                     temperature=self.cfg.rollout.temperature, chunk=self.cfg.learner.logprob_chunk)
+
+    def _sub(self, batch: Batch, rows: Optional[torch.Tensor]) -> Batch:
+        if rows is not None:
+            return select_rows(batch, rows)
+        dummy = select_rows(batch, torch.tensor([0]))  # runs the collectives, contributes nothing
+        return dataclasses.replace(dummy, loss_mask=torch.zeros_like(dummy.loss_mask))
+
+    # ------------------------------------------------------------------------------------ compute_old
+
+    def _needs_old_entropy(self) -> bool:
+        a = self.cfg.algorithm
+        return a.token_mask is not None or a.loss == "hapo" or a.advantage == "hapo"
+
+    @torch.no_grad()
+    def compute_old(self, batch: Batch) -> Batch:
+        """Behaviour-policy log-probs (and entropy when a mask / HAPO needs it) and reference log-probs."""
+        B, T = batch.input_ids.shape
+        old, ent = torch.zeros(B, T), torch.zeros(B, T)
+        ref = torch.zeros(B, T) if self.ref is not None else None
+        for rows in self._micro_batches(batch, torch.arange(B)):
+            mb = self._sub(batch, rows)
+            lp, e = self._forward(self.engine, mb)  # [b, t]
+            r = self._forward(self.ref, mb)[0] if self.ref is not None else None
+            if rows is None:
+                continue
+            t = mb.input_ids.shape[1]
+            old[rows, :t], ent[rows, :t] = lp.float().cpu(), e.float().cpu()
+            if r is not None:
+                ref[rows, :t] = r.float().cpu()
+        return dataclasses.replace(batch, old_logprobs=old, ref_logprobs=ref,
+                                   entropy=ent if self._needs_old_entropy() else None)
+
+    # ----------------------------------------------------------------------------------------- update
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """mini_batches optimizer steps over the batch's groups, `epochs` times -> averaged metrics."""
+        if batch.old_logprobs is None:
+            raise ValueError("Learner.update: batch.old_logprobs is None; call compute_old(batch) first")
+        lc, t0 = self.cfg.learner, time.perf_counter()
+        groups = batch.group_ids.unique()
+        steps, tokens, skipped = [], 0, 0
+        for _ in range(lc.epochs):
+            for part in groups.tensor_split(lc.mini_batches):
+                rows = torch.isin(batch.group_ids, part).nonzero().squeeze(-1)  # [b] group-major rows
+                m, n_tok = self._optimizer_step(batch, rows)
+                steps.append(m)
+                tokens += n_tok
+                skipped += int(m["loss/skipped"])
+        out = {k: sum(s[k] for s in steps) / len(steps) for k in steps[0]}
+        out.pop("loss/skipped")
+        total = torch.tensor([float(tokens)], device=self.device)
+        if self.world > 1:
+            dist.all_reduce(total)
+        out["perf/learner_tokens_per_s"] = float(total) / max(time.perf_counter() - t0, 1e-9)
+        out["loss/skipped_steps"] = float(skipped)
+        out["learner/lr"] = float(self.scheduler.get_last_lr()[0])
+        return out
+
+    def _optimizer_step(self, batch: Batch, rows: torch.Tensor) -> tuple[dict[str, float], int]:
+        algo = dataclasses.asdict(self.cfg.algorithm)
+        micro = [self._sub(batch, r) for r in self._micro_batches(batch, rows)]
+        norm = algorithms.step_normalizers([mb.loss_mask for mb in micro], truncated=[mb.truncated for mb in micro],
+                                           old_logprobs=[mb.old_logprobs for mb in micro],
+                                           sampler_logprobs=[mb.sampler_logprobs for mb in micro], **algo)
+        counts = torch.tensor([norm["num_tokens"], norm["num_seqs"]], dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            dist.all_reduce(counts)  # global denominators: every rank's share sums to the full-batch loss
+        num_tokens, num_seqs = counts.tolist()
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.optimizer_steps * 101 + self.rank)
+        sums: dict[str, float] = defaultdict(float)
+        bad, n_tok = False, 0
+        for i, mb in enumerate(micro):
+            self.engine.set_gradient_accumulation_boundary(i == len(micro) - 1)
+            lp, ent = self._forward(self.engine, mb)  # [b, t] with grad
+            d = self.device
+            loss, metrics = algorithms.token_loss(
+                lp, mb.old_logprobs.to(d), mb.advantages.to(d), mb.loss_mask.to(d),
+                entropy=ent if self.cfg.algorithm.entropy_coef > 0 else ent.detach(),
+                ref_logprobs=None if mb.ref_logprobs is None else mb.ref_logprobs.to(d),
+                sampler_logprobs=mb.sampler_logprobs.to(d), truncated=mb.truncated.to(d),
+                num_tokens=num_tokens, num_seqs=num_seqs, generator=gen, **algo)
+            if not torch.isfinite(loss):
+                # A NaN/inf loss must not update the weights. Backward it scaled by NaN so every gradient is NaN:
+                # after the all-reduce every rank sees a non-finite grad norm and DeepSpeed's overflow check
+                # (ZeRO 1-3; _SkipNonFiniteAdamW for stage 0) skips the step and zeroes the grads on all ranks.
+                bad, loss = True, loss * float("nan")
+            # DeepSpeed averages gradients over ranks (divides the sum by world size). `loss` is already this
+            # rank's share of the *global* step objective, so multiply by world size to make the averaged
+            # gradient equal the gradient of the sum of all shares (= the full-batch loss).
+            self.engine.backward(loss * self.world, scale_wrt_gas=False)
+            for k, v in metrics.items():
+                sums[k] += float(v)
+            n_tok += int(mb.attention_mask.sum()) if mb.loss_mask.any() else 0
+        stage0_norm = self._grad_norm() if self.cfg.learner.zero_stage == 0 else None  # DeepSpeed keeps none
+        self.engine.step()
+        self.optimizer_steps += 1
+        out = self._reduce_metrics(sums, len(micro))
+        skipped = bad or not getattr(self.engine, "_step_applied", True)
+        gn = stage0_norm if stage0_norm is not None else self.engine.get_global_grad_norm()
+        out["policy/grad_norm"] = float(gn) if gn is not None and not skipped else float("nan")
+        out["loss/skipped"] = float(skipped)
+        return out, n_tok
+
+    def _grad_norm(self) -> float:
+        grads = [p.grad.float().norm() for p in self.engine.module.parameters() if p.grad is not None]
+        return float(torch.stack(grads).norm()) if grads else 0.0
+
+    def _reduce_metrics(self, sums: dict[str, float], n_micro: int) -> dict[str, float]:
+        """loss/* are shares of the step loss: summed over micro-batches and ranks. Others: micro-batch means."""
+        keys = sorted(sums)
+        vals = torch.tensor([sums[k] if k.startswith("loss/") else sums[k] / n_micro for k in keys],
+                            dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            dist.all_reduce(vals)
+            is_loss = torch.tensor([k.startswith("loss/") for k in keys], device=self.device)
+            vals = torch.where(is_loss, vals, vals / self.world)
+        return dict(zip(keys, vals.tolist()))
+
+    # ------------------------------------------------------------------------------- weights / export
+
+    def named_parameters_for_sync(self, bucket_mb: int = 256) -> Iterator[list[tuple[str, torch.Tensor]]]:
+        """Full parameters in HF naming, in buckets of ~bucket_mb, on every rank (ZeRO-3: gathered per bucket).
+        Tensors of a bucket are valid until the next bucket is requested."""
+        limit = bucket_mb * 2**20
+        named = [(n.removeprefix("hf."), p) for n, p in self.engine.module.named_parameters()]
+        zero3 = self.cfg.learner.zero_stage == 3
+        bucket: list = []
+        size = 0
+        for name, p in named:
+            bucket.append((name, p))
+            size += (p.ds_numel if zero3 else p.numel()) * p.element_size()
+            if size >= limit:
+                yield from self._emit(bucket, zero3)
+                bucket, size = [], 0
+        if bucket:
+            yield from self._emit(bucket, zero3)
+
+    @staticmethod
+    def _emit(bucket: list, zero3: bool) -> Iterator[list[tuple[str, torch.Tensor]]]:
+        if not zero3:
+            yield [(n, p.detach()) for n, p in bucket]
+            return
+        with deepspeed.zero.GatheredParameters([p for _, p in bucket], modifier_rank=None):
+            yield [(n, p.detach().clone()) for n, p in bucket]  # clone: the gathered storage is freed on exit
+
+    def sync_weights(self, engine, bucket_mb: int = 256) -> None:
+        """Push the current weights into this rank's colocated rollout engine (`engine.load_weights(bucket)`)."""
+        for bucket in self.named_parameters_for_sync(bucket_mb):
+            engine.load_weights(bucket)
+
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """DeepSpeed state (module, optimizer, lr scheduler); every rank calls it."""
+        self.engine.save_checkpoint(str(path), tag="state", client_state={"optimizer_steps": self.optimizer_steps},
+                                    save_latest=False)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        _, client = self.engine.load_checkpoint(str(path), tag="state", load_optimizer_states=True,
+                                                load_lr_scheduler_states=True)
+        if client is None:
+            raise FileNotFoundError(f"no DeepSpeed checkpoint (tag 'state') under {path}")
+        self.optimizer_steps = int(client.get("optimizer_steps", 0))
+
+    def export_hf(self, path: str | os.PathLike, tokenizer=None) -> None:
+        """save_pretrained export (full weights; ZeRO-3 gathered), written by rank 0; every rank calls it."""
+        state = {}
+        for bucket in self.named_parameters_for_sync(256):
+            if self.rank == 0:
+                state.update({n: t.detach().to("cpu", copy=True) for n, t in bucket})
+        if self.rank == 0:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self.engine.module.hf.save_pretrained(str(path), state_dict=state)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(str(path))
+        if self.world > 1:
+            dist.barrier()
+
+
+class _SkipNonFiniteAdamW(torch.optim.AdamW):
+    """ZeRO stage 0 has no overflow check for fp32/bf16: skip the step on a non-finite gradient. DeepSpeed's
+    engine reads `.overflow` (counts a skipped step, does not advance the lr schedule)."""
+
+    overflow = False
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        self.overflow = bool(grads) and not bool(torch.isfinite(torch.stack([g.float().sum() for g in grads])).all())
+        if self.overflow:
+            self.zero_grad(set_to_none=True)
+            return None
+        return super().step(closure)
+
+
+def _init_distributed(backend: Optional[str]) -> torch.device:
+    """torch.distributed via DeepSpeed: gloo on CPU, nccl on GPU; single-process runs get rank 0 / world 1."""
+    for k, v in (("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", str(29500 + os.getpid() % 1000)), ("RANK", "0"),
+                 ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):
+        os.environ.setdefault(k, v)
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        deepspeed.init_distributed(dist_backend=backend or ("nccl" if cuda else "gloo"))
+    return device
+
+
+def _dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+             "float16": torch.float16, "fp16": torch.float16}
+    if name not in table:
+        raise ValueError(f"model.dtype: unknown dtype {name!r}; use auto, {', '.join(table)}")
+    return table[name]
