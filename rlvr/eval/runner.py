@@ -121,7 +121,8 @@ def sample_records(bench: Benchmark, engine: Any, s: EvalSettings, rank: int, wo
 
     shard = bench.prompts[rank::world_size]
     t0 = time.perf_counter()
-    groups = engine.generate(shard, s.n, s.sampling()) if shard else []
+    # called even with an empty shard: with tensor parallelism generate() is collective inside a TP group
+    groups = engine.generate(shard, s.n, s.sampling())
     t1 = time.perf_counter()
     flat = [(g, j, r) for g in groups for j, r in enumerate(g.rollouts)]
     verdicts = verify_math_batch([r.response_text for _, _, r in flat], [g.prompt.answer for g, _, _ in flat],
