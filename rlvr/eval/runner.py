@@ -5,6 +5,10 @@
 
 Every rank evaluates `prompts[rank::world_size]`; rank 0 gathers the sample records, scores them, and the
 flat metrics are broadcast so every rank returns the same dict (the trainer averages metrics over ranks).
+
+Reproducibility: the engines derive each prompt's seed from (seed, position in the generate call), so the same
+seed, backend, world size and settings give the same samples; a different world size reshards the problems
+and so changes which seed a problem gets (the metrics' expectation does not change).
 """
 from __future__ import annotations
 
