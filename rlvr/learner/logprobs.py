@@ -31,7 +31,8 @@ class ChunkedLogprobs(torch.autograd.Function):
             lse = torch.logsumexp(logits, dim=-1)  # [C]
             logprobs[s:e] = logits.gather(-1, targets[s:e, None]).squeeze(-1) - lse
             probs = torch.softmax(logits, dim=-1)  # [C, V]
-            entropy[s:e] = lse - (probs * logits).sum(-1)  # H = lse - sum_v p_v s_v
+            # H = lse - sum_v p_v s_v; the dot product as bmm avoids a third [C, V] temporary
+            entropy[s:e] = lse - torch.bmm(probs[:, None, :], logits[:, :, None]).view(-1)
             lse_all[s:e] = lse
             del logits, probs
         ctx.save_for_backward(hidden, weight, targets, lse_all, entropy)
@@ -50,18 +51,19 @@ class ChunkedLogprobs(torch.autograd.Function):
             return grad_hidden, grad_weight, None, None, None
         for s in range(0, n, chunk):
             e = min(s + chunk, n)
-            logits = _scaled_logits(hidden[s:e], weight, t)  # [C, V] fp32
-            logp = logits - lse_all[s:e, None]  # [C, V] log-softmax
-            probs = logp.exp()  # [C, V]
-            g = torch.zeros_like(logits)  # [C, V] dL/ds
-            if grad_logprobs is not None:
+            # in place on two [C, V] buffers: a = logits -> log p -> dL/ds, b = p -> gl * p
+            a = _scaled_logits(hidden[s:e], weight, t).sub_(lse_all[s:e, None])  # [C, V] log-softmax
+            b = a.exp()  # [C, V] probs
+            if grad_entropy is not None:  # -gH * p * (log p + H)
+                a.add_(entropy[s:e, None]).mul_(b).mul_(-grad_entropy[s:e, None].float())
+            else:
+                a.zero_()
+            if grad_logprobs is not None:  # gl * (onehot - p)
                 gl = grad_logprobs[s:e, None].float()  # [C, 1]
-                g -= gl * probs
-                g.scatter_add_(-1, targets[s:e, None], gl)
-            if grad_entropy is not None:
-                g -= grad_entropy[s:e, None].float() * probs * (logp + entropy[s:e, None])
-            g /= t  # ds/dz = 1 / temperature
-            del logits, logp, probs
+                a.sub_(b.mul_(gl))
+                a.scatter_add_(-1, targets[s:e, None], gl)
+            g = a.div_(t)  # [C, V] dL/dz (ds/dz = 1 / temperature)
+            del b
             if need_h:
                 grad_hidden[s:e] = (g.to(weight.dtype) @ weight).to(hidden.dtype)  # [C, H]
             if need_w:
@@ -74,7 +76,7 @@ class ChunkedLogprobs(torch.autograd.Function):
 def _scaled_logits(hidden: torch.Tensor, weight: torch.Tensor, temperature: float) -> torch.Tensor:
     # The matmul runs in the model dtype (as the HF model's own lm_head does), the softmax maths in fp32.
     logits = (hidden @ weight.t()).float()  # [C, V]
-    return logits / temperature if temperature != 1.0 else logits
+    return logits.div_(temperature) if temperature != 1.0 else logits
 
 
 def chunked_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, *, temperature: float = 1.0,
