@@ -149,7 +149,7 @@ class LearnerConfig:
     epochs: int = 1  # passes over the rollout batch
     micro_batch_tokens: int = 16384  # token budget of one forward/backward chunk
     logprob_chunk: int = 1024  # tokens per chunk of the LM head when computing log-probs/entropy
-    packing: bool = True  # remove padding (pack sequences) where the model supports it
+    packing: bool = True  # remove padding (pack sequences) with varlen attention (flash_attention_2/3, flex); else padded
     dist_backend: Optional[str] = None  # nccl on GPU, gloo on CPU (None = pick)
 
 

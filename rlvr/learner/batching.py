@@ -6,8 +6,12 @@ Alignment rule (types.py): index t of every per-token tensor describes the token
 Packing: the rows of a micro-batch are concatenated into one row with `position_ids` restarting at 0 for each
 sequence and no attention mask. transformers (>= 4.5x, checked on 5.19) detects this layout in
 `masking_utils.find_packed_sequence_indices` (only when attention_mask is None) and builds a block-diagonal causal
-mask for sdpa / eager / flex; flash_attention_2/3 derive `cu_seqlens` from the same position_ids. Other attention
-backends fall back to padded micro-batches sorted by length.
+mask for sdpa / eager / flex; flash_attention_2/3 derive `cu_seqlens` from the same position_ids. Packed results
+equal padded ones for all of these (tests/unit/test_learner_logprobs.py), but sdpa/eager attend over the dense
+[S, S] block-diagonal mask, so their cost grows with the square of the *packed* length: measured on CPU
+(scripts/bench/bench_packing.py) packing with sdpa was 2x slower than padded micro-batches sorted by length. So the
+learner packs only with varlen kernels (PACKABLE_ATTENTION) and otherwise uses padded micro-batches sorted by
+length.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ import torch
 
 from rlvr.types import Batch, Group
 
-PACKABLE_ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+# attention backends where packing saves work (varlen / block-sparse kernels); sdpa/eager are correct but slower
+PACKABLE_ATTENTION = ("flash_attention_2", "flash_attention_3", "flex_attention")
 
 
 def make_batch(groups: list[Group], advantages: torch.Tensor, pad_id: int) -> Batch:

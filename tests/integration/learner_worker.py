@@ -57,6 +57,20 @@ def main() -> None:
     res = {"m1": m1, "m2": m2, "m3": m3, "nan_kept": nan_kept, "shapes": {n: list(t.shape) for n, t in after.items()},
            "delta_sum": {n: float(d.sum()) for n, d in delta.items()},
            "delta_abs": {n: float(d.abs().sum()) for n, d in delta.items()}}
+    # checkpoint round trip and HF export (every rank calls; rank 0 writes the export)
+    import os
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ckpt = os.path.join(os.path.dirname(out), f"ckpt_{stage}")
+    learner.save_checkpoint(os.path.join(ckpt, "deepspeed"))
+    learner.export_hf(os.path.join(ckpt, "hf"), AutoTokenizer.from_pretrained(model_dir))
+    learner.update(batch)  # move away, then restore
+    learner.load_checkpoint(os.path.join(ckpt, "deepspeed"))
+    restored = {n: t.clone() for b in learner.named_parameters_for_sync(1) for n, t in b}
+    res["ckpt_restored"] = all(torch.equal(restored[n], after[n]) for n in after)
+    if rank == 0:
+        hf = AutoModelForCausalLM.from_pretrained(os.path.join(ckpt, "hf"), dtype=torch.float32)
+        res["export_equal"] = all(torch.equal(t, after[n]) for n, t in hf.named_parameters())
     gathered = [None] * world
     if world > 1:
         torch.distributed.all_gather_object(gathered, res["delta_sum"])

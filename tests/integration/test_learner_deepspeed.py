@@ -50,3 +50,5 @@ def test_two_ranks_micro_batched_equals_one_rank_full_batch(tiny_model_dir, tmp_
     assert res["m3"]["loss/skipped_steps"] == 1 and res["nan_kept"]
     assert res["shapes"] == reference["shapes"]  # full (gathered) shapes, HF names, under ZeRO-3 too
     assert res["shapes"]["model.embed_tokens.weight"][0] >= 1000
+    assert res["ckpt_restored"], "load_checkpoint did not restore the saved weights"
+    assert res["export_equal"], "export_hf weights differ from the learner's"
