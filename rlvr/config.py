@@ -60,7 +60,7 @@ class RolloutConfig:
     enable_prefix_caching: bool = True  # vLLM prefix caching (the G samples of a prompt share its prefix)
     enforce_eager: bool = False  # vLLM: skip CUDA graphs (always on for CPU)
     cpu_kvcache_gb: int = 1  # vLLM-cpu: KV cache size (VLLM_CPU_KVCACHE_SPACE)
-    dtype: Optional[str] = None  # vLLM engine dtype (float32 / bfloat16 / float16); None = model.dtype (auto: bf16 GPU, fp32 CPU)
+    dtype: Optional[str] = None  # rollout engine dtype (float32 / bfloat16 / float16); None = model.dtype (auto: bf16 GPU, fp32 CPU)
     max_model_len: Optional[int] = None  # vLLM context length (prompt + response); None = the model's maximum
     sync_bucket_mb: int = 256  # weight sync streams parameters in buckets of this size
     batch_size: int = 64  # HF engine: sequences generated per generate() call

@@ -86,6 +86,9 @@ class Engine(Protocol):
     def set_entropy_stats(self, stats: Optional["EntropyStats"]) -> None:
         """HAPO adaptive temperature: statistics of the previous step's old-policy entropies (None = fixed T)."""
 
+    def close(self) -> None:
+        """Release the engine (idempotent); call last (vLLM: also destroys the default process group)."""
+
 
 def sync_weights(engine: Engine, buckets: Iterable[Iterable[tuple[str, torch.Tensor]]]) -> None:
     """Convenience for callers that hold all buckets: load each, then finish the sync."""

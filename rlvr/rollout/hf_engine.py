@@ -180,12 +180,15 @@ class HFEngine:
     def set_entropy_stats(self, stats: Optional[EntropyStats]) -> None:
         self.entropy_stats = stats
 
+    def close(self) -> None:
+        """Nothing to release beyond what garbage collection frees."""
+
 
 @ENGINES.register("hf")
 def make_hf_engine(cfg, tokenizer_or_path=None, *, rank: int = 0, world_size: int = 1) -> HFEngine:
     device = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
     r = cfg.rollout
-    return HFEngine(cfg.model.path, load_tokenizer(tokenizer_or_path, cfg), dtype=cfg.model.dtype,
+    return HFEngine(cfg.model.path, load_tokenizer(tokenizer_or_path, cfg), dtype=r.dtype or cfg.model.dtype,
                     batch_size=r.batch_size, device=device, adaptive_temperature=r.adaptive_temperature,
                     adaptive_temperature_params=r.adaptive_temperature_params,
                     trust_remote_code=cfg.model.trust_remote_code)

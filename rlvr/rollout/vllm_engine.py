@@ -218,6 +218,13 @@ class VLLMEngine:
     def set_entropy_stats(self, stats: Optional[EntropyStats]) -> None:
         self.entropy_stats = stats
 
+    def close(self) -> None:
+        """Shut the engine down (idempotent); call it last. vLLM's shutdown also destroys torch.distributed's
+        default process group (`cleanup_dist_env_and_memory`), so finish all collectives first and guard a
+        later `destroy_process_group()` with `is_initialized()`. Without close(), vLLM's exit hook does the same
+        at interpreter exit and raises if the default group was destroyed before it."""
+        self.llm.llm_engine.engine_core.shutdown()
+
 
 def _rollout(c) -> Rollout:
     ids = list(c.token_ids)
