@@ -72,7 +72,8 @@ def _json_rows(path: Path, limit: Optional[int]) -> list[dict]:
         items = items[:limit] if limit is not None else items
         return [_check_row(r, path, f"item {i}", f"{path.name}:{i + 1}") for i, r in enumerate(items)]
     rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # split on "\n" only: str.splitlines() also splits on U+2028 / U+0085, which JSON strings may contain
+    for lineno, line in enumerate(text.split("\n"), 1):
         if limit is not None and len(rows) >= limit:
             break
         if not line.strip():

@@ -129,3 +129,12 @@ def test_load_prompts_from_data_config(tiny_tokenizer, shared_data):
     cfg = DataConfig(train_files=[str(shared_data / "train" / "math_train.jsonl")], template="plain", limit=3)
     ps = load_prompts(cfg, tiny_tokenizer)
     assert len(ps) == 3 and ps[0].text.startswith("Question: ") and ps[0].task == "math"
+
+
+def test_unicode_line_separators_inside_strings_do_not_split_rows(tmp_path):
+    # U+2028 / U+0085 are legal inside JSON strings (GSM8K train line 2382 has one); str.splitlines() would cut there
+    f = tmp_path / "u.jsonl"
+    f.write_text('{"problem": "a\u2028b\u0085c", "answer": "1"}\n{"problem": "d", "answer": "2"}\n', encoding="utf-8")
+    rows = load_rows(str(f))
+    assert [r["problem"] for r in rows] == ["a\u2028b\u0085c", "d"]
+    assert rows[1]["_source"] == "u.jsonl:2"
