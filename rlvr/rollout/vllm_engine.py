@@ -155,10 +155,11 @@ class VLLMEngine:
         local = len(prompts)
         prompts, offset = self._gather_tp(prompts)
         requests = [{"prompt_token_ids": prompt_token_ids(p, self.tokenizer)} for p in prompts]
-        params = [self._params(sampling, group_size, prompt_seed(sampling.seed, i, group_size))
-                  for i in range(len(prompts))]
+        n = 1 if sampling.temperature == 0 else group_size  # vLLM rejects n > 1 for greedy: decode once, copy
+        params = [self._params(sampling, n, prompt_seed(sampling.seed, i, group_size)) for i in range(len(prompts))]
         outputs = self.llm.generate(requests, params, use_tqdm=False)
-        groups = [Group(prompt=p, rollouts=[_rollout(c) for c in out.outputs]) for p, out in zip(prompts, outputs)]
+        groups = [Group(prompt=p, rollouts=[_rollout(c) for c in out.outputs for _ in range(group_size // n)])
+                  for p, out in zip(prompts, outputs)]
         return groups[offset:offset + local]
 
     def _params(self, s: SamplingParams, n: int, seed: Optional[int]):

@@ -82,3 +82,17 @@ def test_hapo_adaptive_temperature_in_vllm(vllm_engine, hf_model):
         assert max_gap(groups, hf_model, tok, 0.8) > 1e-3  # the per-token temperature did change the distribution
     finally:
         vllm_engine.set_entropy_stats(None)
+
+
+def test_greedy_logprobs_and_stop_string(vllm_engine, hf_model):
+    tok = vllm_engine.tokenizer
+    greedy = vllm_engine.generate(PROMPTS[:1], 2, SamplingParams(temperature=0.0, max_tokens=6))
+    a, b = greedy[0].rollouts
+    assert a.response_ids == b.response_ids
+    assert max_gap(greedy, hf_model, tok, 1.0) < TOL_FP32  # greedy returns T = 1 log-probs
+    stop = tok.decode(a.response_ids[2:3])  # the 3rd greedy token's text as a stop string
+    if stop.strip() and stop not in tok.decode(a.response_ids[:2]):
+        cut = vllm_engine.generate(PROMPTS[:1], 1, SamplingParams(temperature=0.0, max_tokens=6, stop=[stop]))
+        r = cut[0].rollouts[0]
+        assert r.finish_reason == "stop" and r.response_ids == a.response_ids[:3]
+        assert r.response_text.endswith(stop)  # stop string kept in the text (include_stop_str_in_output)
