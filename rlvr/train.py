@@ -45,7 +45,7 @@ def train(cfg: Config) -> dict[str, float]:
     from rlvr.data import load_prompts
     from rlvr.learner import Learner
     from rlvr.rewards import RewardScorer
-    from rlvr.rollout import SamplingParams, make_engine
+    from rlvr.rollout import EntropyStats, SamplingParams, make_engine
     from rlvr.tracking import Timer, Tracker
 
     learner = Learner(cfg)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
@@ -54,7 +54,7 @@ def train(cfg: Config) -> dict[str, float]:
     prompts = load_prompts(cfg.data, tokenizer)
     scorer = RewardScorer(weights=cfg.rewards, cfg=cfg.reward, max_response_len=cfg.rollout.max_tokens)
     scorer.check_golds(prompts)  # an unparseable gold is a data error now, never a free reward later
-    engine = make_engine(cfg, rank=rank, world_size=world)
+    engine = make_engine(cfg, tokenizer, rank=rank, world_size=world)
     sampler = PromptSampler(prompts, cfg.seed, cfg.data.shuffle, rank, world)
     tracker = Tracker(cfg, rank)
     tracker.write_config(cfg)
@@ -96,6 +96,8 @@ def train(cfg: Config) -> dict[str, float]:
             batch = learner.compute_old(batch)
         with timer("update"):
             update_metrics = learner.update(batch)
+        if cfg.rollout.adaptive_temperature:  # HAPO (algorithms.md 5.1): next step's sampler uses this step's entropy
+            engine.set_entropy_stats(EntropyStats.from_entropy(batch.entropy, batch.loss_mask, pivot_q=_pivot_q(cfg)))
 
         # 6. push the new weights into the rollout engine
         with timer("weight_sync"):
@@ -120,7 +122,7 @@ def train(cfg: Config) -> dict[str, float]:
         # 8. checkpoint (periodic, at the end, or on SIGTERM)
         stopping = stop.any_rank()
         if stopping or step == cfg.max_steps or (cfg.checkpoint.save_every and step % cfg.checkpoint.save_every == 0):
-            _save(cfg, step, learner, sampler, tokenizer, rank)
+            _save(cfg, step, learner, engine, sampler, tokenizer, rank)
         if stopping:
             log.warning("SIGTERM received: saved step %d and stopping", step)
             break
@@ -147,6 +149,12 @@ def _sampling(cfg: Config, SamplingParams, seed: int):
     r = cfg.rollout
     return SamplingParams(temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, max_tokens=r.max_tokens,
                           stop=list(r.stop), seed=seed)
+
+
+def _pivot_q(cfg: Config) -> float:
+    from rlvr.rollout.adaptive_temperature import hapo_params
+
+    return hapo_params(cfg.rollout.adaptive_temperature_params)["entropy_pivot"]
 
 
 def _rollout_metrics(groups: list[Group], advantages: torch.Tensor) -> dict[str, float]:
@@ -198,14 +206,17 @@ class _StopFlag:
         return bool(t.item())
 
 
-def _trainer_state(step: int, sampler: PromptSampler) -> dict:
-    return {"step": step, "sampler": sampler.state_dict(), "rng": checkpoint.rng_state()}
+def _trainer_state(step: int, sampler: PromptSampler, engine) -> dict:
+    """Everything besides the DeepSpeed state that the next step depends on (HAPO: the sampler's entropy stats)."""
+    stats = engine.entropy_stats
+    return {"step": step, "sampler": sampler.state_dict(), "rng": checkpoint.rng_state(),
+            "hapo_entropy_stats": stats.to_dict() if stats is not None else None}
 
 
-def _save(cfg: Config, step: int, learner, sampler: PromptSampler, tokenizer, rank: int) -> None:
+def _save(cfg: Config, step: int, learner, engine, sampler: PromptSampler, tokenizer, rank: int) -> None:
     def write(tmp: Path) -> None:
         learner.save_checkpoint(tmp / "deepspeed")
-        torch.save(_trainer_state(step, sampler), tmp / f"trainer_state_rank{rank}.pt")
+        checkpoint.save_trainer_state(tmp, _trainer_state(step, sampler, engine), rank)
         if cfg.checkpoint.export_hf:
             learner.export_hf(tmp / "hf", tokenizer)
 
@@ -222,9 +233,13 @@ def _resume(cfg: Config, learner, engine, sampler: PromptSampler, tracker, rank:
     if path is None:
         return 0
     learner.load_checkpoint(path / "deepspeed")
-    state = torch.load(path / f"trainer_state_rank{rank}.pt", weights_only=False)
+    state = checkpoint.load_trainer_state(path, rank)
     sampler.load_state_dict(state["sampler"])
     checkpoint.set_rng_state(state["rng"])
+    if state.get("hapo_entropy_stats"):
+        from rlvr.rollout import EntropyStats
+
+        engine.set_entropy_stats(EntropyStats(**state["hapo_entropy_stats"]))
     learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
     tracker.resume(state["step"])
     log.info("resumed from %s at step %d", path, state["step"])

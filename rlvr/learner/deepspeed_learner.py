@@ -146,7 +146,8 @@ class Learner:
 
     def _needs_old_entropy(self) -> bool:
         a = self.cfg.algorithm
-        return a.token_mask is not None or a.loss == "hapo" or a.advantage == "hapo"
+        return (a.token_mask is not None or a.loss == "hapo" or a.advantage == "hapo"
+                or self.cfg.rollout.adaptive_temperature)  # HAPO sampler statistics come from this pass
 
     @torch.no_grad()
     def compute_old(self, batch: Batch) -> Batch:
