@@ -128,6 +128,7 @@ class VLLMEngine:
         self.adaptive = hapo_params(adaptive_temperature_params or {}) if adaptive_temperature else None
         self.entropy_stats: Optional[EntropyStats] = None
         self._reloading = False
+        self._warned_unfinished = False
         kwargs = dict(
             model=model_path, tokenizer=model_path, dtype=_vllm_dtype(dtype, on_gpu), seed=seed,
             tensor_parallel_size=tensor_parallel_size, enable_prefix_caching=enable_prefix_caching,
@@ -149,8 +150,10 @@ class VLLMEngine:
     # ------------------------------------------------------------------------------------------ generate
 
     def generate(self, prompts: list[Prompt], group_size: int, sampling: SamplingParams) -> list[Group]:
-        if self._reloading:  # a caller loaded buckets but never finished the sync: do it now, loudly
-            log.warning("VLLMEngine.generate: finishing a weight sync that finish_sync() did not close")
+        if self._reloading:  # a caller loaded buckets but never called finish_sync(): close the sync now
+            if not self._warned_unfinished:
+                log.warning("VLLMEngine: load_weights() was not followed by finish_sync(); finishing it in generate()")
+                self._warned_unfinished = True
             self.finish_sync()
         local = len(prompts)
         prompts, offset = self._gather_tp(prompts)
