@@ -128,6 +128,7 @@ def train(cfg: Config) -> dict[str, float]:
             break
     scorer.close()
     tracker.close()
+    engine.close()  # last: vLLM's shutdown also tears down the default process group
     return last
 
 

