@@ -48,13 +48,20 @@ def corpus_texts(files: Optional[Iterable[str | Path]] = None, limit: int = 4000
     return texts
 
 
-def train_tokenizer(texts: list[str], vocab_size: int = 1024):
-    """Byte-level BPE (as Qwen/GPT-2) wrapped as a transformers fast tokenizer."""
+def train_tokenizer(texts: list[str], vocab_size: int = 1024, split_digits: bool = False):
+    """Byte-level BPE (as Qwen/GPT-2) wrapped as a transformers fast tokenizer.
+
+    split_digits: every digit is its own token (as Qwen2's pre-tokenizer does), which makes arithmetic learnable.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split_digits:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
