@@ -107,7 +107,6 @@ def train(cfg: Config) -> dict[str, float]:
         metrics = {**reward_metrics, **buffer.metrics(), **_rollout_metrics(groups, advantages), **update_metrics}
         metrics["perf/step_s"] = time.perf_counter() - t0
         metrics["perf/tokens_per_s"] = metrics["rollout/tokens"] / metrics["perf/step_s"]
-        metrics.update(timer.metrics())
 
         # 7. periodic eval (every rank evaluates its shard; rank 0 reports)
         if cfg.eval.every and step % cfg.eval.every == 0:
@@ -115,6 +114,7 @@ def train(cfg: Config) -> dict[str, float]:
 
             with timer("eval"):
                 metrics.update(run_eval(engine, tokenizer, cfg, rank=rank, world_size=world))
+        metrics.update(timer.metrics())
 
         last = _mean_over_ranks(metrics)
         tracker.log(step, last)

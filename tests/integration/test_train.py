@@ -101,3 +101,21 @@ def test_kill_and_resume_reproduces_uninterrupted_metrics(tiny_model_dir, tmp_pa
         assert g.keys() == w.keys()
         for k in w:  # fp32 on CPU, same seeds and data order: equal up to float summation noise
             assert g[k] == pytest.approx(w[k], rel=1e-4, abs=1e-5), (g["step"], k)
+
+
+def test_sigterm_checkpoints_and_exits_cleanly(tiny_model_dir, tmp_path):
+    """SIGTERM (a preempted job) finishes the current step, writes a final checkpoint and exits 0."""
+    out = tmp_path / "run"
+    cmd = _train_cmd(REPO / "recipes" / "tiny" / "grpo.yaml", out, tiny_model_dir, "max_steps=50",
+                     "checkpoint.save_every=0", "checkpoint.export_hf=false")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not ((out / "metrics.jsonl").exists() and _metrics(out)):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output[-4000:]
+    steps = [r["step"] for r in _metrics(out)]
+    assert 1 <= len(steps) < 50
+    assert (out / "checkpoints" / f"step-{steps[-1]}").is_dir()  # the final checkpoint is the last logged step
+    assert (out / "checkpoints" / "latest").read_text().strip().endswith(f"step-{steps[-1]}")
