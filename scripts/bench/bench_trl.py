@@ -1,0 +1,317 @@
+"""One RL step of rlvr vs TRL's GRPOTrainer, side by side on the same model, data, loss and optimizer (CPU).
+
+    python scripts/bench/bench_trl.py            # tiny (2 layers, hidden 128) and ~30M-param Qwen2, 3 steps each
+    python scripts/bench/bench_trl.py --quick    # tiny model only
+    python scripts/bench/bench_trl.py --models 30m --steps 2 --zero-stage 0
+
+Identical on both sides (each side runs in its own subprocess, back to back, rlvr first):
+* model: a locally built random Qwen2 (rlvr.models.tiny), fp32, no gradient checkpointing, sdpa attention;
+* prompts: the first `--prompts` GSM8K training problems in the qwen_math template (rendered by rlvr's loader;
+  TRL gets the same strings as a plain-text `prompt` column), every step uses all of them x `--group-size`;
+* sampling: temperature 1.0, top-p 1, no top-k, `--max-tokens` new tokens, transformers `generate`, one call of
+  all completions. Every completion runs to the full budget: the benchmark model's EOS is a token id outside the
+  model's vocabulary (`no_eos_copy`), so it can never be sampled on either side and the per-step token count is
+  exactly prompts x G x max_tokens;
+* reward: rlvr's `math` verifier (rlvr through its verifier process pool; TRL calls the same function inline);
+* loss: group z-score advantages, PPO-clip eps 0.2/0.2, token-mean over all tokens of the step (rlvr
+  `aggregation=token_mean`; TRL `loss_type="dapo"`), no KL / reference model (rlvr kl_coef 0; TRL beta 0);
+* optimizer: AdamW lr `--lr`, betas (0.9, 0.999), eps 1e-8, no weight decay, grad clip 1.0, constant lr, one
+  optimizer step per rollout batch, micro-batches of `--micro-rows` rows (rlvr: a token budget of
+  micro_rows x longest row; TRL: per_device_train_batch_size=micro_rows, gradient_accumulation_steps =
+  completions / micro_rows, num_iterations 1, so TRL skips the old-log-prob pass: the ratio is 1 on-policy).
+
+Timing: rlvr's perf/step_s (sample -> weight sync, before logging/checkpointing) from metrics.jsonl; TRL's
+on_step_begin -> on_step_end (generate -> optimizer step). The first step is warm-up and discarded; the table shows
+the median of steps 2..N. Phases: rlvr's own timers; TRL's `_generate` (rollout), `_calculate_rewards` (reward),
+the rest of `_generate_and_score_completions` (other), and the remainder of the step (update).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = {  # name -> build_tiny_model kwargs
+    "tiny": dict(hidden=128, layers=2, heads=2, kv_heads=1, intermediate=256),
+    "30m": dict(hidden=512, layers=6, heads=8, kv_heads=8, intermediate=1408),  # head_dim 64, ~20M params
+}
+NEVER_EOS = "<|bench_never|>"
+
+
+# ------------------------------------------------------------------------------------------------ setup
+
+
+def build_model(name: str, cache: Path) -> Path:
+    """The base model (cached by rlvr.models.tiny) and its never-stopping copy used by both sides."""
+    from rlvr.models.tiny import build_tiny_model
+
+    base = build_tiny_model(cache / f"bench-{name}", **MODELS[name])
+    return no_eos_copy(base, cache / f"bench-{name}-noeos")
+
+
+def no_eos_copy(src: Path, dst: Path) -> Path:
+    """Copy of `src` whose EOS is a new token id = vocab size: the model has no logit for it, so generation always
+    runs to max_new_tokens (the benchmark measures a fixed amount of work). The prompt markup is unchanged."""
+    stamp = dst / "bench_src.json"
+    src_stamp = (src / "rlvr_tiny.json").read_text()
+    if stamp.exists() and stamp.read_text() == src_stamp:
+        return dst
+    from transformers import AutoTokenizer
+
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    tok = AutoTokenizer.from_pretrained(src)
+    tok.add_special_tokens({"eos_token": NEVER_EOS})
+    tok.save_pretrained(dst)
+    eos = tok.convert_tokens_to_ids(NEVER_EOS)
+    for fname in ("config.json", "generation_config.json"):
+        path = dst / fname
+        if path.exists():
+            cfg = json.loads(path.read_text())
+            cfg["eos_token_id"] = eos
+            path.write_text(json.dumps(cfg, indent=2))
+    if eos < json.loads((dst / "config.json").read_text())["vocab_size"]:
+        raise RuntimeError(f"{dst}: EOS id {eos} is inside the vocabulary; generation could stop early")
+    stamp.write_text(src_stamp)
+    return dst
+
+
+def count_params(model_dir: Path) -> int:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with __import__("torch").device("meta"):
+        m = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
+    return sum(p.numel() for p in m.parameters())
+
+
+def bench_prompts(a, tokenizer):
+    from rlvr.data import load_prompts
+
+    return load_prompts([a.data], tokenizer, template="qwen_math", limit=a.prompts)
+
+
+# ------------------------------------------------------------------------------------------------ sides
+
+
+def run_rlvr(a, model: Path, out: dict) -> None:
+    from rlvr.config import load_config
+    from rlvr.train import train
+
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-rlvr-", dir=a.cache))
+    n = a.prompts * a.group_size
+    cfg = load_config(None, [
+        f"output_dir={run_dir}", f"max_steps={a.steps + 1}", f"model.path={model}", "model.gradient_checkpointing=false",
+        f"data.train_files=[{a.data}]", f"data.limit={a.prompts}", "data.template=qwen_math",
+        "rollout.backend=hf", f"rollout.num_prompts={a.prompts}", f"rollout.group_size={a.group_size}",
+        f"rollout.max_tokens={a.max_tokens}", f"rollout.batch_size={n}", "rollout.temperature=1.0",
+        "rollout.top_p=1.0", "rollout.top_k=-1",
+        "algorithm.advantage=grpo", "algorithm.loss=ppo_clip", "algorithm.eps_low=0.2", "algorithm.eps_high=0.2",
+        "algorithm.dual_clip=null", "algorithm.aggregation=token_mean", "algorithm.kl_coef=0.0",
+        "algorithm.entropy_coef=0.0", "algorithm.dynamic_sampling=false",
+        f"learner.lr={a.lr}", f"learner.zero_stage={a.zero_stage}", "learner.weight_decay=0.0", "learner.grad_clip=1.0",
+        "learner.mini_batches=1", "learner.epochs=1", "learner.warmup_steps=0", "learner.lr_schedule=constant",
+        f"learner.micro_batch_tokens={a.micro_budget}",
+        "eval.every=0", "logging.console=false", "logging.tensorboard=false", "logging.wandb=false",
+        "checkpoint.save_every=0", "checkpoint.export_hf=false",
+    ])
+    train(cfg)
+    import torch
+
+    rows = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    out["threads"] = torch.get_num_threads()
+    out["steps"] = [{
+        "step_s": r["perf/step_s"], "tokens": r["rollout/tokens"], "len_mean": r["rollout/response_len_mean"],
+        "rollout_s": r.get("perf/rollout_s", 0.0), "reward_s": r.get("perf/reward_s", 0.0),
+        "old_logprobs_s": r.get("perf/old_logprobs_s", 0.0), "update_s": r.get("perf/update_s", 0.0),
+        "sync_s": r.get("perf/weight_sync_s", 0.0)} for r in rows]
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def run_trl(a, model: Path, out: dict) -> None:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rlvr.rewards.math import math_verifier
+
+    tok = AutoTokenizer.from_pretrained(model)
+    ds = Dataset.from_list([{"prompt": p.text, "answer": p.answer} for p in bench_prompts(a, tok)])
+
+    def math_reward(prompts, completions, answer, **_):  # the function rlvr's `math` verifier runs in its pool
+        return [math_verifier(c, g)["score"] for c, g in zip(completions, answer)]
+
+    n = a.prompts * a.group_size
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-trl-", dir=a.cache))
+    args = GRPOConfig(
+        output_dir=str(run_dir), max_steps=a.steps + 1, seed=0, use_cpu=True, bf16=False, fp16=False,
+        gradient_checkpointing=False, use_vllm=False, report_to=[], logging_steps=1, save_strategy="no",
+        per_device_train_batch_size=a.micro_rows, gradient_accumulation_steps=n // a.micro_rows,
+        num_generations=a.group_size, max_completion_length=a.max_tokens, temperature=1.0, top_p=1.0, top_k=0,
+        learning_rate=a.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, adam_beta1=0.9,
+        adam_beta2=0.999, adam_epsilon=1e-8, max_grad_norm=1.0, optim="adamw_torch",
+        beta=0.0, num_iterations=1, epsilon=0.2, loss_type="dapo", scale_rewards="group",
+        log_completions=False, dataloader_num_workers=0, disable_tqdm=True,
+    )
+    trainer = GRPOTrainer(model=str(model), reward_funcs=[math_reward], args=args, train_dataset=ds,
+                          processing_class=tok)
+    phases: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        def wrapper(*args, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                phases[name] = phases.get(name, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    trainer._generate = timed("rollout", trainer._generate)
+    trainer._calculate_rewards = timed("reward", trainer._calculate_rewards)
+    trainer._generate_and_score_completions = timed("gen_and_score", trainer._generate_and_score_completions)
+    steps: list[dict] = []
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, *_, **__):
+            phases.clear()
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, *_, **__):
+            s = time.perf_counter() - self.t0
+            gs = phases.get("gen_and_score", 0.0)
+            steps.append({"step_s": s, "rollout_s": phases.get("rollout", 0.0), "reward_s": phases.get("reward", 0.0),
+                          "other_gen_s": gs - phases.get("rollout", 0.0) - phases.get("reward", 0.0),
+                          "update_s": s - gs})
+
+        def on_log(self, _args, _state, _control, logs=None, **__):
+            if logs and "completions/mean_length" in logs and steps:
+                steps[-1]["len_mean"] = logs["completions/mean_length"]
+                steps[-1]["tokens"] = logs["completions/mean_length"] * n
+
+    trainer.add_callback(StepTimer())
+    trainer.train()
+    out["threads"] = torch.get_num_threads()
+    out["steps"] = steps
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def median(steps: list[dict], key: str) -> float:
+    vals = [s.get(key, 0.0) for s in steps[1:]] or [s.get(key, 0.0) for s in steps]  # drop the warm-up step
+    return statistics.median(vals)
+
+
+def side(a, name: str, model: Path) -> dict:
+    """Run one side in a fresh subprocess; its log goes to cache/bench-<name>.log."""
+    res = Path(a.cache) / f"result-{name}-{model.name}.json"
+    res.unlink(missing_ok=True)
+    log = Path(a.cache) / f"bench-{name}-{model.name}.log"
+    cmd = [sys.executable, __file__, "--_side", name, "--_model", str(model), "--_result", str(res)] + a.passthrough
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads)}
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    if proc.returncode or not res.exists():
+        raise SystemExit(f"{name} side failed (exit {proc.returncode}); see {log}:\n" + log.read_text()[-4000:])
+    out = json.loads(res.read_text())
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def report(rows: list[tuple[str, int, dict, dict]], a) -> None:
+    n = a.prompts * a.group_size
+    print(f"\n{a.prompts} prompts x G={a.group_size} = {n} completions x {a.max_tokens} tokens, fp32, "
+          f"micro-batch {a.micro_rows} rows, lr {a.lr}, rlvr ZeRO-{a.zero_stage}, {a.threads} thread(s); median of steps 2..{a.steps + 1}")
+    print(f"{'model':<6}{'params':>8} {'side':<5}{'compl':>6}{'tok/step':>9}{'len':>6}{'s/step':>8}{'tok/s':>8}"
+          f"{'rollout':>9}{'reward':>8}{'old_lp':>8}{'update':>8}{'sync':>7}{'other':>7}{'threads':>8}")
+    for model, params, r, t in rows:
+        for name, res in (("rlvr", r), ("trl", t)):
+            st = res["steps"]
+            s = median(st, "step_s")
+            tokens = median(st, "tokens")
+            ph = {k: median(st, k) for k in ("rollout_s", "reward_s", "old_logprobs_s", "update_s", "sync_s",
+                                             "other_gen_s")}
+            other = s - sum(ph[k] for k in ("rollout_s", "reward_s", "old_logprobs_s", "update_s", "sync_s"))
+            print(f"{model:<6}{params / 1e6:>7.2f}M {name:<5}{n:>6}{tokens:>9.0f}{median(st, 'len_mean'):>6.0f}"
+                  f"{s:>8.2f}{tokens / s:>8.0f}{ph['rollout_s']:>9.2f}{ph['reward_s']:>8.2f}"
+                  f"{ph['old_logprobs_s']:>8.2f}{ph['update_s']:>8.2f}{ph['sync_s']:>7.2f}{other:>7.2f}"
+                  f"{res['threads']:>8}")
+        ratio = median(r["steps"], "step_s") / median(t["steps"], "step_s")
+        per_tok = (median(r["steps"], "step_s") / median(r["steps"], "tokens")) / (
+            median(t["steps"], "step_s") / median(t["steps"], "tokens"))
+        print(f"{model:<6}{'':>8} ratio rlvr/TRL s/step = {ratio:.2f}  (per token {per_tok:.2f}; <1 = rlvr faster)"
+              f"   raw steps rlvr {[round(x['step_s'], 2) for x in r['steps']]}"
+              f" trl {[round(x['step_s'], 2) for x in t['steps']]}")
+    print("phases in s: rollout = generate (+decode); old_lp = behaviour log-prob pass (TRL skips it on-policy); "
+          "update = forward/backward/optimizer; other = the rest of the step (TRL: inputs/advantages; rlvr: batching)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="tiny,30m", help=f"comma-separated, of {sorted(MODELS)}")
+    p.add_argument("--quick", action="store_true", help="tiny model only")
+    p.add_argument("--steps", type=int, default=3, help="measured steps per side (one warm-up step is added)")
+    p.add_argument("--prompts", type=int, default=8)
+    p.add_argument("--group-size", type=int, default=8)
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--micro-rows", type=int, default=32, help="rows per forward/backward micro-batch (both sides)")
+    p.add_argument("--lr", type=float, default=1e-6)
+    p.add_argument("--zero-stage", type=int, default=2, help="rlvr learner ZeRO stage (single process)")
+    p.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads per side (the same on both); on a "
+                   "shared, oversubscribed machine 2 threads made HF generate 6-12x slower than 1")
+    p.add_argument("--order", default="rlvr,trl", help="which side runs first")
+    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "train" / "gsm8k_train.jsonl"))
+    p.add_argument("--cache", default=str(REPO / ".cache" / "bench_trl"))
+    p.add_argument("--_side", help=argparse.SUPPRESS)
+    p.add_argument("--_model", help=argparse.SUPPRESS)
+    p.add_argument("--_result", help=argparse.SUPPRESS)
+    p.add_argument("--_micro-budget", dest="micro_budget", type=int, default=0, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    Path(a.cache).mkdir(parents=True, exist_ok=True)
+    if a._side:  # worker: one side, one model
+        import torch
+
+        torch.set_num_threads(a.threads)
+        out: dict = {}
+        (run_rlvr if a._side == "rlvr" else run_trl)(a, Path(a._model), out)
+        Path(a._result).write_text(json.dumps(out))
+        return
+    n = a.prompts * a.group_size
+    if n % a.micro_rows:
+        raise SystemExit(f"--micro-rows {a.micro_rows} must divide prompts x group size = {n}")
+    models = ["tiny"] if a.quick else a.models.split(",")
+    rows = []
+    for name in models:
+        model = build_model(name, Path(a.cache))
+        from transformers import AutoTokenizer
+
+        longest = max(len(q.prompt_ids) for q in bench_prompts(a, AutoTokenizer.from_pretrained(model)))
+        budget = a.micro_rows * (longest + a.max_tokens)  # rlvr packs sorted padded rows up to this many tokens
+        a.passthrough = [f"--steps={a.steps}", f"--prompts={a.prompts}", f"--group-size={a.group_size}",
+                         f"--max-tokens={a.max_tokens}", f"--micro-rows={a.micro_rows}", f"--lr={a.lr}",
+                         f"--zero-stage={a.zero_stage}", f"--threads={a.threads}", f"--data={a.data}", f"--cache={a.cache}",
+                         f"--_micro-budget={budget}"]
+        params = count_params(model)
+        print(f"[{name}] {model} params={params:,} ({MODELS[name]}); longest prompt {longest} tokens", flush=True)
+        res = {}
+        for s in a.order.split(","):
+            res[s] = side(a, s, model)
+            print(f"[{name}] {s}: steps {[round(x['step_s'], 2) for x in res[s]['steps']]} "
+                  f"(process wall {res[s]['wall_s']:.0f} s)", flush=True)
+        rows.append((name, params, res["rlvr"], res["trl"]))
+    report(rows, a)
+
+
+if __name__ == "__main__":
+    main()
