@@ -50,6 +50,8 @@ def train(cfg: Config) -> dict[str, float]:
 
     learner = Learner(cfg)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
     rank, world = _dist_info()
+    if cfg.rollout.num_prompts % world:
+        raise ValueError(f"rollout.num_prompts={cfg.rollout.num_prompts} must be divisible by world size {world}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.path)
     prompts = load_prompts(cfg.data, tokenizer)
     scorer = RewardScorer(weights=cfg.rewards, cfg=cfg.reward, max_response_len=cfg.rollout.max_tokens)
@@ -58,77 +60,77 @@ def train(cfg: Config) -> dict[str, float]:
     sampler = PromptSampler(prompts, cfg.seed, cfg.data.shuffle, rank, world)
     tracker = Tracker(cfg, rank)
     tracker.write_config(cfg)
-    if cfg.rollout.num_prompts % world:
-        raise ValueError(f"rollout.num_prompts={cfg.rollout.num_prompts} must be divisible by world size {world}")
     local_prompts = cfg.rollout.num_prompts // world
 
-    step = _resume(cfg, learner, engine, sampler, tracker, rank)
-    stop = _StopFlag()
-    last: dict[str, float] = {}
-    while step < cfg.max_steps:
-        step += 1
-        timer = Timer()
-        t0 = time.perf_counter()
+    try:
+        step = _resume(cfg, learner, engine, sampler, tracker, rank)
+        stop = _StopFlag()
+        last: dict[str, float] = {}
+        while step < cfg.max_steps:
+            step += 1
+            timer = Timer()
+            t0 = time.perf_counter()
 
-        # 1-3. rollout + rewards + DAPO dynamic sampling (keep groups whose correctness varies)
-        buffer = GroupBuffer(target=local_prompts)
-        while not buffer.full and (cfg.algorithm.max_gen_batches == 0 or buffer.gen_batches < cfg.algorithm.max_gen_batches):
-            sampling = _sampling(cfg, SamplingParams, seed=_seed(cfg.seed, step, rank, buffer.gen_batches))
-            with timer("rollout"):
-                groups = engine.generate(sampler.next(local_prompts), cfg.rollout.group_size, sampling)
-            with timer("reward"):
-                reward_metrics = scorer.score_groups(groups)
-            buffer.add(groups, cfg.algorithm.dynamic_sampling)
-            if not cfg.algorithm.dynamic_sampling:
+            # 1-3. rollout + rewards + DAPO dynamic sampling (keep groups whose correctness varies)
+            buffer, reward_metrics = GroupBuffer(target=local_prompts), []
+            while not buffer.full and (cfg.algorithm.max_gen_batches == 0 or buffer.gen_batches < cfg.algorithm.max_gen_batches):
+                sampling = _sampling(cfg, SamplingParams, seed=_seed(cfg.seed, step, rank, buffer.gen_batches))
+                with timer("rollout"):
+                    groups = engine.generate(sampler.next(local_prompts), cfg.rollout.group_size, sampling)
+                with timer("reward"):
+                    reward_metrics.append(scorer.score_groups(groups))
+                buffer.add(groups, cfg.algorithm.dynamic_sampling)
+                if not cfg.algorithm.dynamic_sampling:
+                    break
+            groups = buffer.take()
+            engine.sleep()  # frees the KV cache for the learner on GPU; no-op elsewhere
+
+            # 4. advantages [N, G] -> learner batch
+            rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32)  # [N, G]
+            lengths = torch.tensor([[len(r.response_ids) for r in g.rollouts] for g in groups], dtype=torch.float32)
+            advantages = compute_advantages(rewards, name=cfg.algorithm.advantage, lengths=lengths,
+                                            eps=cfg.algorithm.adv_eps, lite_ppo_std=cfg.algorithm.lite_ppo_std)
+            batch = learner.make_batch(groups, advantages)
+
+            # 5. learner: behaviour/reference log-probs, then mini-batches x epochs of updates
+            with timer("old_logprobs"):
+                batch = learner.compute_old(batch)
+            with timer("update"):
+                update_metrics = learner.update(batch)
+            if cfg.rollout.adaptive_temperature:  # HAPO (algorithms.md 5.1): next step's sampler uses this step's entropy
+                engine.set_entropy_stats(EntropyStats.from_entropy(batch.entropy, batch.loss_mask, pivot_q=_pivot_q(cfg)))
+
+            # 6. push the new weights into the rollout engine
+            with timer("weight_sync"):
+                engine.wake()
+                learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
+
+            metrics = {**_merge_reward_metrics(reward_metrics), **buffer.metrics(), **_rollout_metrics(groups, advantages), **update_metrics}
+            metrics["perf/step_s"] = time.perf_counter() - t0
+            metrics["perf/tokens_per_s"] = metrics["rollout/tokens"] / metrics["perf/step_s"]
+
+            # 7. periodic eval (every rank evaluates its shard; rank 0 reports)
+            if cfg.eval.every and step % cfg.eval.every == 0:
+                from rlvr.eval import run_eval
+
+                with timer("eval"):
+                    metrics.update(run_eval(engine, tokenizer, cfg, rank=rank, world_size=world))
+            metrics.update(timer.metrics())
+
+            last = _mean_over_ranks(metrics)
+            tracker.log(step, last)
+
+            # 8. checkpoint (periodic, at the end, or on SIGTERM)
+            stopping = stop.any_rank()
+            if stopping or step == cfg.max_steps or (cfg.checkpoint.save_every and step % cfg.checkpoint.save_every == 0):
+                _save(cfg, step, learner, engine, sampler, tokenizer, rank)
+            if stopping:
+                log.warning("SIGTERM received: saved step %d and stopping", step)
                 break
-        groups = buffer.take()
-        engine.sleep()  # frees the KV cache for the learner on GPU; no-op elsewhere
-
-        # 4. advantages [N, G] -> learner batch
-        rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32)  # [N, G]
-        lengths = torch.tensor([[len(r.response_ids) for r in g.rollouts] for g in groups], dtype=torch.float32)
-        advantages = compute_advantages(rewards, name=cfg.algorithm.advantage, lengths=lengths,
-                                        eps=cfg.algorithm.adv_eps, lite_ppo_std=cfg.algorithm.lite_ppo_std)
-        batch = learner.make_batch(groups, advantages)
-
-        # 5. learner: behaviour/reference log-probs, then mini-batches x epochs of updates
-        with timer("old_logprobs"):
-            batch = learner.compute_old(batch)
-        with timer("update"):
-            update_metrics = learner.update(batch)
-        if cfg.rollout.adaptive_temperature:  # HAPO (algorithms.md 5.1): next step's sampler uses this step's entropy
-            engine.set_entropy_stats(EntropyStats.from_entropy(batch.entropy, batch.loss_mask, pivot_q=_pivot_q(cfg)))
-
-        # 6. push the new weights into the rollout engine
-        with timer("weight_sync"):
-            engine.wake()
-            learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
-
-        metrics = {**reward_metrics, **buffer.metrics(), **_rollout_metrics(groups, advantages), **update_metrics}
-        metrics["perf/step_s"] = time.perf_counter() - t0
-        metrics["perf/tokens_per_s"] = metrics["rollout/tokens"] / metrics["perf/step_s"]
-
-        # 7. periodic eval (every rank evaluates its shard; rank 0 reports)
-        if cfg.eval.every and step % cfg.eval.every == 0:
-            from rlvr.eval import run_eval
-
-            with timer("eval"):
-                metrics.update(run_eval(engine, tokenizer, cfg, rank=rank, world_size=world))
-        metrics.update(timer.metrics())
-
-        last = _mean_over_ranks(metrics)
-        tracker.log(step, last)
-
-        # 8. checkpoint (periodic, at the end, or on SIGTERM)
-        stopping = stop.any_rank()
-        if stopping or step == cfg.max_steps or (cfg.checkpoint.save_every and step % cfg.checkpoint.save_every == 0):
-            _save(cfg, step, learner, engine, sampler, tokenizer, rank)
-        if stopping:
-            log.warning("SIGTERM received: saved step %d and stopping", step)
-            break
-    scorer.close()
-    tracker.close()
-    engine.close()  # last: vLLM's shutdown also tears down the default process group
+    finally:  # release verifier workers, flush logs and free the engine even when a step raises
+        scorer.close()
+        tracker.close()
+        engine.close()  # last: vLLM's shutdown also tears down the default process group
     return last
 
 
@@ -156,6 +158,13 @@ def _pivot_q(cfg: Config) -> float:
     from rlvr.rollout.adaptive_temperature import hapo_params
 
     return hapo_params(cfg.rollout.adaptive_temperature_params)["entropy_pivot"]
+
+
+def _merge_reward_metrics(per_batch: list[dict[str, float]]) -> dict[str, float]:
+    """Reward metrics over every generation batch (before dynamic sampling, so reward/acc is the policy's own)."""
+    counts = ("reward/timeouts", "reward/errors")
+    return {k: (sum if k in counts else lambda v: sum(v) / len(v))([m[k] for m in per_batch if k in m])
+            for k in per_batch[0]}
 
 
 def _rollout_metrics(groups: list[Group], advantages: torch.Tensor) -> dict[str, float]:
