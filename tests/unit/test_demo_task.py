@@ -9,11 +9,14 @@ from rlvr.rewards.math import math_verifier
 
 
 def test_problem_text_answer_and_solution():
-    p = task.Problem(start=7, ops=(5, -3), name=0, item=1, verbs=(1, 1))
-    assert p.text() == "Mia has 7 marbles. She finds 5 more. Then she loses 3. How many marbles does Mia have now?"
-    assert p.answer == 9  # 7 + 5 - 3
-    assert task.solution(p) == " 7+5=12. 12-3=9. \\boxed{9}"
-    assert math_verifier(task.solution(p), "9")["correct"]
+    p = task.Problem(start=3, ops=(5, -2))
+    assert p.text() == "Compute 3+5-2."
+    assert p.answer == 6  # 3 + 5 - 2
+    assert task.solution(p) == " 3+5=8. 8-2=6. \\boxed{6}"
+    assert math_verifier(task.solution(p), "6")["correct"]
+    # a slip is off by 1-2 and carries forward: the box holds the slipped chain's result, not the gold
+    slipped = task.solution(p, random.Random(0), slip=1.0)
+    assert not math_verifier(slipped, "6")["correct"] and slipped.count("=") == 2
 
 
 def test_splits_deterministic_disjoint_and_in_range():
@@ -24,7 +27,7 @@ def test_splits_deterministic_disjoint_and_in_range():
     assert not {p.signature for p in train} & {p.signature for p in held}
     for p in train + held:
         totals = [p.start + sum(p.ops[:i + 1]) for i in range(len(p.ops))]
-        assert 2 <= len(p.ops) <= 3 and all(0 <= t <= task.MAX_TOTAL for t in totals)
+        assert 2 <= len(p.ops) <= 4 and all(0 <= t <= task.MAX_TOTAL for t in totals)
 
 
 def test_rows_load_with_the_data_loader(tmp_path):
@@ -50,8 +53,8 @@ def test_demonstrations_are_imperfect_at_the_configured_rates():
             guess_ok += ok
         else:
             worked, worked_ok = worked + 1, worked_ok + ok
-    # worked steps ~30% of demos; correct when no step slips: 0.9^2 or 0.9^3 (~0.77 on average)
+    # worked steps ~30% of demos; correct when no step slips: 0.9^2, 0.9^3 or 0.9^4 (0.81, 0.73, 0.66; ~0.73 mean)
     assert 0.26 < worked / n < 0.34
-    assert 0.70 < worked_ok / worked < 0.84
-    # guesses are answer + U{-4..4}: right ~1/9 of the time (a bit more near 0, where they are clamped)
-    assert 0.07 < guess_ok / (n - worked) < 0.17
+    assert 0.66 < worked_ok / worked < 0.80
+    # guesses are answer + U{-4..4}: right 1/9 of the time, more near 0 and 9 where they are clamped
+    assert 0.09 < guess_ok / (n - worked) < 0.22
