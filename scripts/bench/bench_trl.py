@@ -109,7 +109,8 @@ def run_rlvr(a, model: Path, out: dict) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="bench-rlvr-", dir=a.cache))
     n = a.prompts * a.group_size
     cfg = load_config(None, [
-        f"output_dir={run_dir}", f"max_steps={a.steps + 1}", f"model.path={model}", "model.gradient_checkpointing=false",
+        f"output_dir={run_dir}", f"max_steps={a.steps + 1}", f"model.path={model}",
+        "model.gradient_checkpointing=false",
         f"data.train_files=[{a.data}]", f"data.limit={a.prompts}", "data.template=qwen_math",
         "rollout.backend=hf", f"rollout.num_prompts={a.prompts}", f"rollout.group_size={a.group_size}",
         f"rollout.max_tokens={a.max_tokens}", f"rollout.batch_size={n}", "rollout.temperature=1.0",
@@ -128,11 +129,14 @@ def run_rlvr(a, model: Path, out: dict) -> None:
 
     rows = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
     out["threads"] = torch.get_num_threads()
-    out["steps"] = [{
-        "step_s": r["perf/step_s"], "tokens": r["rollout/tokens"], "len_mean": r["rollout/response_len_mean"],
-        "rollout_s": r.get("perf/rollout_s", 0.0), "reward_s": r.get("perf/reward_s", 0.0),
-        "old_logprobs_s": r.get("perf/old_logprobs_s", 0.0), "update_s": r.get("perf/update_s", 0.0),
-        "sync_s": r.get("perf/weight_sync_s", 0.0)} for r in rows]
+    out["steps"] = []
+    for r in rows:
+        st = {"step_s": r["perf/step_s"], "tokens": r["rollout/tokens"], "len_mean": r["rollout/response_len_mean"],
+              "rollout_s": r.get("perf/rollout_s", 0.0), "reward_s": r.get("perf/reward_s", 0.0),
+              "old_logprobs_s": r.get("perf/old_logprobs_s", 0.0), "update_s": r.get("perf/update_s", 0.0),
+              "sync_s": r.get("perf/weight_sync_s", 0.0)}
+        st["other_s"] = st["step_s"] - sum(v for k, v in st.items() if k.endswith("_s") and k != "step_s")
+        out["steps"].append(st)
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -189,7 +193,7 @@ def run_trl(a, model: Path, out: dict) -> None:
             s = time.perf_counter() - self.t0
             gs = phases.get("gen_and_score", 0.0)
             steps.append({"step_s": s, "rollout_s": phases.get("rollout", 0.0), "reward_s": phases.get("reward", 0.0),
-                          "other_gen_s": gs - phases.get("rollout", 0.0) - phases.get("reward", 0.0),
+                          "other_s": gs - phases.get("rollout", 0.0) - phases.get("reward", 0.0),
                           "update_s": s - gs})
 
         def on_log(self, _args, _state, _control, logs=None, **__):
@@ -231,8 +235,9 @@ def side(a, name: str, model: Path) -> dict:
 
 def report(rows: list[tuple[str, int, dict, dict]], a) -> None:
     n = a.prompts * a.group_size
-    print(f"\n{a.prompts} prompts x G={a.group_size} = {n} completions x {a.max_tokens} tokens, fp32, "
-          f"micro-batch {a.micro_rows} rows, lr {a.lr}, rlvr ZeRO-{a.zero_stage}, {a.threads} thread(s); median of steps 2..{a.steps + 1}")
+    print(f"\n{a.prompts} prompts x G={a.group_size} = {n} completions x {a.max_tokens} tokens, fp32, micro-batch "
+          f"{a.micro_rows} rows, lr {a.lr}, rlvr ZeRO-{a.zero_stage}, {a.threads} thread(s); median of steps "
+          f"2..{a.steps + 1}")
     print(f"{'model':<6}{'params':>8} {'side':<5}{'compl':>6}{'tok/step':>9}{'len':>6}{'s/step':>8}{'tok/s':>8}"
           f"{'rollout':>9}{'reward':>8}{'old_lp':>8}{'update':>8}{'sync':>7}{'other':>7}{'threads':>8}")
     for model, params, r, t in rows:
@@ -241,11 +246,10 @@ def report(rows: list[tuple[str, int, dict, dict]], a) -> None:
             s = median(st, "step_s")
             tokens = median(st, "tokens")
             ph = {k: median(st, k) for k in ("rollout_s", "reward_s", "old_logprobs_s", "update_s", "sync_s",
-                                             "other_gen_s")}
-            other = s - sum(ph[k] for k in ("rollout_s", "reward_s", "old_logprobs_s", "update_s", "sync_s"))
+                                             "other_s")}
             print(f"{model:<6}{params / 1e6:>7.2f}M {name:<5}{n:>6}{tokens:>9.0f}{median(st, 'len_mean'):>6.0f}"
                   f"{s:>8.2f}{tokens / s:>8.0f}{ph['rollout_s']:>9.2f}{ph['reward_s']:>8.2f}"
-                  f"{ph['old_logprobs_s']:>8.2f}{ph['update_s']:>8.2f}{ph['sync_s']:>7.2f}{other:>7.2f}"
+                  f"{ph['old_logprobs_s']:>8.2f}{ph['update_s']:>8.2f}{ph['sync_s']:>7.2f}{ph['other_s']:>7.2f}"
                   f"{res['threads']:>8}")
         ratio = median(r["steps"], "step_s") / median(t["steps"], "step_s")
         per_tok = (median(r["steps"], "step_s") / median(r["steps"], "tokens")) / (
@@ -261,7 +265,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="tiny,30m", help=f"comma-separated, of {sorted(MODELS)}")
     p.add_argument("--quick", action="store_true", help="tiny model only")
-    p.add_argument("--steps", type=int, default=3, help="measured steps per side (one warm-up step is added)")
+    p.add_argument("--steps", type=int, default=2, help="measured steps per side (one warm-up step is added)")
     p.add_argument("--prompts", type=int, default=8)
     p.add_argument("--group-size", type=int, default=8)
     p.add_argument("--max-tokens", type=int, default=256)
@@ -300,7 +304,8 @@ def main() -> None:
         budget = a.micro_rows * (longest + a.max_tokens)  # rlvr packs sorted padded rows up to this many tokens
         a.passthrough = [f"--steps={a.steps}", f"--prompts={a.prompts}", f"--group-size={a.group_size}",
                          f"--max-tokens={a.max_tokens}", f"--micro-rows={a.micro_rows}", f"--lr={a.lr}",
-                         f"--zero-stage={a.zero_stage}", f"--threads={a.threads}", f"--data={a.data}", f"--cache={a.cache}",
+                         f"--zero-stage={a.zero_stage}", f"--threads={a.threads}", f"--data={a.data}",
+                         f"--cache={a.cache}",
                          f"--_micro-budget={budget}"]
         params = count_params(model)
         print(f"[{name}] {model} params={params:,} ({MODELS[name]}); longest prompt {longest} tokens", flush=True)
