@@ -122,8 +122,10 @@ class HFEngine:
             if sampling.top_p < 1:
                 procs.append(TopPLogitsWarper(sampling.top_p))
         procs.append(recorder)
+        # top_k=0 / top_p=1.0, not None: transformers reads None as "unset" and adds its default top-k 50 after our
+        # processors, so the sampled distribution would differ from the recorded (full-vocabulary) log-probs.
         gen_cfg = GenerationConfig(do_sample=not greedy, max_new_tokens=sampling.max_tokens, eos_token_id=self.eos_ids,
-                                   pad_token_id=self.pad_id, temperature=1.0, top_k=None, top_p=None,
+                                   pad_token_id=self.pad_id, temperature=1.0, top_k=0, top_p=1.0,
                                    stop_strings=list(sampling.stop) or None)
         out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
                                   generation_config=gen_cfg, logits_processor=procs,

@@ -97,6 +97,20 @@ def test_top_k_logprobs_are_of_the_truncated_distribution(engine, hf_model):
         torch.testing.assert_close(torch.tensor(r.sampler_logprobs), expected, atol=1e-5, rtol=0)
 
 
+def test_no_top_k_means_the_full_vocabulary(engine, hf_model):
+    # Regression: GenerationConfig(top_k=None) let transformers add its default top-k 50. At a high temperature
+    # the tiny model's distribution is near-uniform over ~1k tokens, so most sampled tokens rank beyond 50.
+    groups = engine.generate(PROMPTS[:1], 4, SamplingParams(temperature=5.0, max_tokens=16, seed=3))
+    ids = engine.tokenizer(PROMPTS[0].text, add_special_tokens=False)["input_ids"]
+    ranks = []
+    for r in groups[0].rollouts:
+        with torch.no_grad():
+            logits = hf_model(torch.tensor([ids + r.response_ids])).logits[0, len(ids) - 1:-1]  # [L, V]
+        picked = logits.gather(-1, torch.tensor(r.response_ids)[:, None])  # [L, 1]
+        ranks += (logits > picked).sum(-1).tolist()  # 0 = the most likely token
+    assert max(ranks) >= 50, ranks
+
+
 def test_greedy_and_stop_string(engine, hf_model):
     greedy = engine.generate(PROMPTS[:1], 2, SamplingParams(temperature=0.0, max_tokens=6))
     a, b = greedy[0].rollouts
