@@ -38,7 +38,9 @@ def main() -> None:
 
     cfg = load_config(None, [f"model.path={model_dir}", f"learner.zero_stage={stage}",
                              f"learner.micro_batch_tokens={mbt}", "learner.lr=1e-2", "learner.logprob_chunk=8",
-                             "rollout.temperature=0.9", *over])
+                             "rollout.temperature=0.9",
+                             "learner.epochs=2",  # PPO epochs: old log-probs are a real pass, reused by both updates
+                             *over])
     learner = Learner(cfg)
     rank, world = learner.rank, learner.world
     groups, adv = hand_batch()
