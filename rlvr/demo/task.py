@@ -1,18 +1,19 @@
-"""The demo task: synthetic multi-step integer word problems with a verifiable `\\boxed{}` answer.
+"""The demo task: synthetic multi-step integer arithmetic with a verifiable `\\boxed{}` answer.
 
     "Compute 3+5-2."  ->  " 3+5=8. 8-2=6. \\boxed{6}"
 
 Every problem is a start value followed by 2-4 add/subtract steps (running totals 0-9); the gold answer is the
 exact result. (Bare expressions rather than word problems: a 2-layer model must learn to *find* each step's
 operand, and in an expression that is a plain induction-head lookup it picks up in a couple of minutes.) The
-train and held-out splits are disjoint by *arithmetic signature* (start value and the signed operands), so a
-held-out problem is never a reworded train problem. Everything is deterministic in the seed.
+train and held-out splits are disjoint by *arithmetic signature* (start value and signed operands), so no
+held-out problem is ever trained on. Everything is deterministic in the seed.
 
-Demonstrations for SFT (`demonstration`) are deliberately imperfect: each step's result is off by 1-2 with
-probability `slip`, and the slip propagates to the box. A model fit to them learns "right with probability
-~(1 - slip) per step", i.e. a low pass@1 with a much higher pass@k -- the regime where RLVR measurably helps
-(it sharpens the policy towards answers it can already sample; Yue et al. 2025, "Does RL Really Incentivize
-Reasoning Capacity in LLMs Beyond the Base Model?").
+Demonstrations for SFT (`demonstration`) are deliberately imperfect: with probability 1 - reason_frac a bare
+guess (`\\boxed{}` of the answer +- up to 4), otherwise worked steps in which each result slips by 1-2 with
+probability `slip` (the slip propagates to the box). A model fit to them usually guesses and sometimes works it
+out, i.e. low pass@1 with a much higher pass@k -- the regime where RLVR measurably helps: reward moves it into
+the worked-steps mode it can already sample (Yue et al. 2025, "Does RL Really Incentivize Reasoning Capacity
+in LLMs Beyond the Base Model?"), and its responses grow longer as it does.
 """
 from __future__ import annotations
 
