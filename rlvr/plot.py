@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import fnmatch
 import math
 from pathlib import Path
 from typing import Optional, Sequence
 
 log = logging.getLogger("rlvr.plot")
 
-# figure name -> (title, metric names or prefixes ending in "/" that it draws)
+# figure name -> (title, metric names or shell-style patterns (fnmatch) that it draws)
 FIGURES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "reward": ("Reward and accuracy", ("reward/total", "reward/acc", "eval/")),
+    "reward": ("Reward and accuracy", ("reward/total", "reward/acc", "eval/*/avg@*", "eval/*/pass@*")),
     "entropy": ("Policy entropy (nats / token)", ("policy/entropy",)),
     "response_len": ("Response length (tokens)", ("rollout/response_len_mean", "rollout/response_len_max",
                                                    "rollout/truncated_frac")),
@@ -73,7 +74,7 @@ def _keys(rows: list[dict], patterns: Sequence[str]) -> list[str]:
     for pat in patterns:
         for r in rows:
             for k in r:
-                if (k.startswith(pat) if pat.endswith("/") else k == pat) and k not in seen:
+                if fnmatch.fnmatchcase(k, pat) and k not in seen:
                     seen[k] = None
     return [k for k in seen if series(rows, k)[0]]
 
