@@ -16,27 +16,19 @@ CHUNK = 512  # rows per pool batch: progress is reported between chunks
 
 
 def read_rows(path: str, fields: tuple[str, ...] = ("response", "answer")) -> list[dict]:
-    """JSONL rows, each an object with string `fields`; ValueError naming file:line otherwise."""
-    p = Path(path)
-    if not p.is_file():
+    """JSONL rows (the data loader's reader: bad JSON names file:line), each with string `fields`."""
+    from rlvr.data.load import load_rows
+
+    if not Path(path).is_file():
         raise ValueError(f"{path}: no such file")
-    rows = []
-    with p.open(encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{ln}: not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{ln}: expected a JSON object, got {type(row).__name__}")
-            for k in fields:
-                if k not in row:
-                    raise ValueError(f"{path}:{ln}: missing field {k!r} (has: {', '.join(row) or 'none'})")
-                if row[k] is None or isinstance(row[k], (dict, list)):
-                    raise ValueError(f"{path}:{ln}: field {k!r} must be a string, got {row[k]!r}"[:300])
-            rows.append(row)
+    rows = load_rows(path)
+    for row in rows:
+        where = row.pop("_source")  # "name.jsonl:LINE", added by load_rows; not written back
+        for k in fields:
+            if k not in row:
+                raise ValueError(f"{where}: missing field {k!r} (has: {', '.join(row) or 'none'})")
+            if row[k] is None or isinstance(row[k], (dict, list)):
+                raise ValueError(f"{where}: field {k!r} must be a string, got {row[k]!r}"[:300])
     return rows
 
 

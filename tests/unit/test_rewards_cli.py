@@ -26,7 +26,7 @@ def test_verify_cli_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("content, msg", [
-    ('{"response": "x", "answer": "1"}\n{not json\n', r"in\.jsonl:2: not valid JSON"),
+    ('{"response": "x", "answer": "1"}\n{not json\n', r"in\.jsonl:2: invalid JSON"),
     ('{"response": "x"}\n', r"in\.jsonl:1: missing field 'answer'"),
     ('[1, 2]\n', r"in\.jsonl:1: expected a JSON object"),
 ])
