@@ -23,11 +23,10 @@ Identical on both sides (each side runs in its own subprocess, back to back, rlv
   micro_rows x longest row; TRL: per_device_train_batch_size=micro_rows, gradient_accumulation_steps =
   completions / micro_rows, num_iterations 1, so TRL skips the old-log-prob pass: the ratio is 1 on-policy).
 
-Measured 2026-11-23 (1 thread each, 64 x 256 tokens): tiny rlvr 8.33 s/step vs TRL 8.36 (ratio 1.00); 20.3M
-rlvr 138.7 vs TRL 136.5 (1.02). rlvr's update is 20% faster than TRL's (60.9 vs 75.6 s) and rollouts match
-(59.6 vs 60.9 s), but rlvr runs a separate behaviour log-prob pass (18.3 s) that TRL skips on-policy.
-Note: rlvr's HF engine samples with transformers' default top-k 50 (GenerationConfig(top_k=None) falls back to
-it); TRL (top_k=0) samples the full vocabulary. The extra top-k costs ~4% of a tiny-model rollout.
+Measured 2026-11-23 (1 thread each, 64 x 256 tokens, `--steps 1`): 20.3M rlvr 101.3 s/step vs TRL 110.6 (0.92);
+update 52.7 vs 61.3 s, rollout 48.5 vs 49.3 s. Tiny rlvr 7.10 vs TRL 6.28 (1.13; rollout 4.7 vs 3.2 s, Python
+overhead of the HF engine at 0.56M params). Earlier, before rlvr skipped the on-policy old-log-prob pass and fixed
+its HF engine's implicit top-k 50: 20.3M 138.7 vs 136.5 (1.02), tiny 8.33 vs 8.36 (1.00).
 
 Timing: rlvr's perf/step_s (sample -> weight sync, before logging/checkpointing) from metrics.jsonl; TRL's
 on_step_begin -> on_step_end (generate -> optimizer step). The first step is warm-up and discarded; the table shows
