@@ -35,7 +35,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    train_files: list[str] = field(default_factory=lambda: ["../shared/data/train/gsm8k_train.jsonl"])  # JSONL/parquet paths or hub ids
+    train_files: list[str] = field(default_factory=lambda: ["gsm8k_train"])  # bundled names (gsm8k_train, math_train), JSONL/parquet paths or hub ids
     prompt_key: str = "problem"  # column holding the question
     answer_key: str = "answer"  # column holding the ground-truth answer
     template: str = "qwen_math"  # prompt template: qwen_math | r1 | plain | chat

@@ -16,9 +16,10 @@ from rlvr.types import Prompt
 
 log = logging.getLogger("rlvr.data")
 
-BENCHMARK_DIR = Path(__file__).resolve().parent / "benchmarks"
-# name -> (bundled file, gold columns in order of preference). Minerva golds are often e-notation or python-ish;
-# `answer_mv` is the math-verify-friendly rewrite (benchmarks/SOURCES.md), so it wins when present.
+DATA_DIR = Path(__file__).resolve().parent
+BENCHMARK_DIR = DATA_DIR / "benchmarks"
+# Bundled evaluation sets: name -> (file under benchmarks/, gold columns in order of preference). Minerva golds
+# are often e-notation or python-ish; `answer_mv` is the math-verify-friendly rewrite (benchmarks/SOURCES.md).
 BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "aime24": ("aime24.jsonl", ("answer",)),
     "aime25": ("aime25.jsonl", ("answer",)),
@@ -27,6 +28,8 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gsm8k": ("gsm8k_test.jsonl", ("answer",)),
     "minerva": ("minerva_math.jsonl", ("answer_mv", "answer")),
 }
+# Bundled RL training prompts (train/SOURCES.md: provenance, sha256): `data.train_files: [gsm8k_train]`.
+TRAIN_SETS: dict[str, str] = {"gsm8k_train": "gsm8k_train.jsonl", "math_train": "math_train.jsonl"}
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 AnswerKey = Union[str, Sequence[str]]
@@ -43,16 +46,24 @@ def benchmark_path(name: str) -> Path:
     return BENCHMARK_DIR / BENCHMARKS[name][0]
 
 
+def bundled_path(name: str) -> Optional[Path]:
+    """Path of a bundled data set named `name` (a training set or a benchmark), or None if it is no such name."""
+    if name in TRAIN_SETS:
+        return DATA_DIR / "train" / TRAIN_SETS[name]
+    return BENCHMARK_DIR / BENCHMARKS[name][0] if name in BENCHMARKS else None
+
+
 # ----------------------------------------------------------------------------------------------- rows
 
 
 def load_rows(source: str | Path, *, split: str = "train", limit: Optional[int] = None) -> list[dict]:
-    """Rows of a local JSONL / JSON-list / parquet file, or of a hub dataset id (`owner/name` or `owner/name:config`).
+    """Rows of a bundled set by name (`gsm8k_train`, `math_train`, `math500`, ...), a local JSONL / JSON-list /
+    parquet file, or a hub dataset id (`owner/name` or `owner/name:config`).
 
-    Local paths win; a path-looking source (known suffix) that does not exist is an error rather than a hub
-    lookup. Hub datasets load through `datasets` and work offline only when already in the HF cache.
+    Bundled names win, then local paths; a path-looking source (known suffix) that does not exist is an error
+    rather than a hub lookup. Hub datasets load through `datasets` and work offline only when already cached.
     """
-    path = Path(source).expanduser()
+    path = bundled_path(str(source)) or Path(source).expanduser()
     if path.exists() or str(source).endswith(LOCAL_SUFFIXES):
         if not path.is_file():
             raise DataError(f"{source}: no such data file")

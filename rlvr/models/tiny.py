@@ -22,20 +22,14 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-DEFAULT_CORPUS = ["train/gsm8k_train.jsonl", "train/math_train.jsonl"]
-
-
-def shared_data_dir() -> Path:
-    """`../shared/data` beside the repo (override with RLVR_SHARED_DATA)."""
-    env = os.environ.get("RLVR_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
+DEFAULT_CORPUS = ["gsm8k_train", "math_train"]  # bundled training sets (rlvr/data/train)
 
 
 def corpus_texts(files: Optional[Iterable[str | Path]] = None, limit: int = 4000) -> list[str]:
-    """Problem and solution texts from JSONL files (default: the shared training prompts)."""
-    files = list(files) if files else [shared_data_dir() / f for f in DEFAULT_CORPUS]
+    """Problem and solution texts from JSONL files or bundled set names (default: the bundled training prompts)."""
+    from rlvr.data.load import bundled_path
+
+    files = [bundled_path(str(f)) or Path(f) for f in (files or DEFAULT_CORPUS)]
     texts: list[str] = []
     for f in files:
         with open(f) as fh:

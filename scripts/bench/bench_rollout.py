@@ -21,10 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def prompts(n: int):
-    from rlvr.models.tiny import shared_data_dir
+    from rlvr.data import load_rows
     from rlvr.types import Prompt
 
-    rows = [json.loads(line) for line in open(shared_data_dir() / "train" / "gsm8k_train.jsonl")][:n]
+    rows = load_rows("gsm8k_train", limit=n)
     return [Prompt(id=str(i), text=f"Question: {r['problem']}\nAnswer:", answer=str(r["answer"])) for i, r in enumerate(rows)]
 
 

@@ -283,7 +283,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads per side (the same on both); on a "
                    "shared, oversubscribed machine 2 threads made HF generate 6-12x slower than 1")
     p.add_argument("--order", default="rlvr,trl", help="which side runs first")
-    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "train" / "gsm8k_train.jsonl"))
+    p.add_argument("--data", default="gsm8k_train", help="bundled set name, JSONL path or hub id")
     p.add_argument("--cache", default=str(REPO / ".cache" / "bench_trl"))
     p.add_argument("--_side", help=argparse.SUPPRESS)
     p.add_argument("--_model", help=argparse.SUPPRESS)

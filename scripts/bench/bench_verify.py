@@ -10,15 +10,12 @@ interrupt a single long C call (a huge integer power), so it may not finish at a
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import random
 import sys
 import time
-from pathlib import Path
 
-DATA = Path(os.environ.get("RLVR_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 ADVERSARIAL = [
     "\\boxed{10^{10^{10^{10}}}}",
     "\\boxed{" + "{" * 50 + "1" + "}" * 50 + "}",
@@ -29,7 +26,9 @@ ADVERSARIAL = [
 
 
 def load_items(n: int) -> list[tuple[str, str]]:
-    rows = [json.loads(line) for line in (DATA / "benchmarks" / "math500.jsonl").open()][:n]
+    from rlvr.data import load_rows
+
+    rows = load_rows("math500", limit=n)
     return [(f"Working through the problem step by step ... so the answer is \\boxed{{{r['answer']}}}.", r["answer"])
             for r in rows]
 

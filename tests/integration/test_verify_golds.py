@@ -2,22 +2,20 @@
 The fast sets and the Minerva e-notation pairs run in tests/unit/test_rewards_golds.py."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from rlvr.data import load_rows
 from rlvr.rewards import check_golds
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["math500", "minerva_math"])
-def test_symbolic_benchmark_golds_verify_against_themselves(shared_data, name):
-    path = shared_data / "benchmarks" / f"{name}.jsonl"
+@pytest.mark.parametrize("name", ["math500", "minerva"])
+def test_symbolic_benchmark_golds_verify_against_themselves(name):
     answers, sources = [], []
-    for ln, row in enumerate((json.loads(line) for line in path.open()), 1):
+    for row in load_rows(name):
         for key in ("answer", "answer_mv"):
             if row.get(key) is not None:
                 answers.append(str(row[key]))
-                sources.append(f"{path.name}:{ln} {key}")
+                sources.append(f"{row['_source']} {key}")
     assert len(answers) >= 500
     assert check_golds(answers, sources, workers=2, timeout_s=10.0) == []

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from rlvr.data import BENCHMARKS, DataError, benchmark_path, load_prompts, load_rows
+from rlvr.data import BENCHMARKS, TRAIN_SETS, DataError, benchmark_path, bundled_path, load_prompts, load_rows
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +85,23 @@ def test_uncached_hub_id_gives_a_clear_error(monkeypatch):
         load_rows("nobody-xyz/no-such-set", split="train")
 
 
-def test_bundled_benchmarks_match_the_shared_copies(shared_data):
-    # SOURCES.md lists the first 16 hex digits of each file's sha256
+def test_bundled_sets_match_their_recorded_sha256():
+    # benchmarks/SOURCES.md lists the first 16 hex digits of each file's sha256; train/SOURCES.md the full digest
     expected = {"aime24": "6e142d008b1e2dbb", "aime25": "fb2e32c3e57f8287", "math500": "2949c2a34b922e4e",
-                "amc23": "c41465b80619bf45", "gsm8k": "9f1392f23a84c40c", "minerva": "110b74263317abc7"}
-    counts = {"aime24": 30, "aime25": 30, "math500": 500, "amc23": 40, "gsm8k": 1319, "minerva": 272}
-    assert set(BENCHMARKS) == set(expected)
+                "amc23": "c41465b80619bf45", "gsm8k": "9f1392f23a84c40c", "minerva": "110b74263317abc7",
+                "gsm8k_train": "33cf5f12b240eb86", "math_train": "5bfb07e77479cc05"}
+    counts = {"aime24": 30, "aime25": 30, "math500": 500, "amc23": 40, "gsm8k": 1319, "minerva": 272,
+              "gsm8k_train": 7473, "math_train": 7472}
+    assert set(BENCHMARKS) | set(TRAIN_SETS) == set(expected)
+    train_sources = (bundled_path("gsm8k_train").parent / "SOURCES.md").read_text()
     for name, prefix in expected.items():
-        path = benchmark_path(name)
-        assert hashlib.sha256(path.read_bytes()).hexdigest()[:16] == prefix, name
-        assert len(load_rows(path)) == counts[name]
+        path = bundled_path(name)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert digest[:16] == prefix, name
+        if name in TRAIN_SETS:
+            assert digest in train_sources, name
+        rows = load_rows(name)  # by name, as recipes write it
+        assert len(rows) == counts[name] and rows[0]["_source"] == f"{path.name}:1"
     assert (benchmark_path("math500").parent / "SOURCES.md").is_file()
     with pytest.raises(DataError, match="unknown benchmark 'aime26'"):
         benchmark_path("aime26")
@@ -107,6 +114,7 @@ def test_pyproject_ships_the_benchmarks():
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["rlvr"]
     assert "data/benchmarks/*.jsonl" in globs and "data/benchmarks/*.md" in globs
+    assert "data/train/*.jsonl" in globs and "data/train/*.md" in globs
 
 
 def test_load_prompts_minerva_gold_and_overlong_drop(tiny_tokenizer, caplog):
@@ -123,10 +131,10 @@ def test_load_prompts_minerva_gold_and_overlong_drop(tiny_tokenizer, caplog):
     assert f"dropped {10 - len(kept)} of 10 prompts longer than max_prompt_len={cut}" in caplog.text
 
 
-def test_load_prompts_from_data_config(tiny_tokenizer, shared_data):
+def test_load_prompts_from_data_config(tiny_tokenizer):
     from rlvr.config import DataConfig
 
-    cfg = DataConfig(train_files=[str(shared_data / "train" / "math_train.jsonl")], template="plain", limit=3)
+    cfg = DataConfig(train_files=["math_train"], template="plain", limit=3)
     ps = load_prompts(cfg, tiny_tokenizer)
     assert len(ps) == 3 and ps[0].text.startswith("Question: ") and ps[0].task == "math"
 
