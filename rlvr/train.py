@@ -3,8 +3,10 @@
     torchrun --nproc_per_node N -m rlvr.train RECIPE.yaml [key=value ...]
     rlvr train RECIPE.yaml [key=value ...]            # one process
 
-One step on every rank: sample prompts -> rollout -> rewards -> dynamic sampling -> advantages -> learner
-updates (mini-batches x epochs) -> weight sync -> log -> periodic eval -> checkpoint.
+One step on every rank: sample prompts -> rollout -> rewards -> group filters (resampling until the batch is
+full) -> old-pass log-probs -> advantages -> learner updates (mini-batches x epochs) -> weight sync -> log ->
+periodic eval -> checkpoint. What each stage computes comes from the algorithm's components (rlvr.algorithms),
+never from algorithm names here.
 """
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ from typing import Optional
 import torch
 
 from rlvr import checkpoint
-from rlvr.algorithms import compute_advantages
-from rlvr.algorithms.filters import GroupBuffer
+from rlvr.algorithms import Algorithm, GroupBuffer
 from rlvr.config import Config, load_config
 from rlvr.data.sampler import PromptSampler
-from rlvr.types import Group
+from rlvr.metrics import Max, Sum, combine, combine_ranks
+from rlvr.types import Batch, Group
 
 log = logging.getLogger("rlvr.train")
 
@@ -45,10 +47,12 @@ def train(cfg: Config) -> dict[str, float]:
     from rlvr.data import load_prompts
     from rlvr.learner import Learner
     from rlvr.rewards import RewardScorer
-    from rlvr.rollout import EntropyStats, SamplingParams, make_engine
+    from rlvr.rollout import SamplingParams, make_engine
+    from rlvr.rollout.adaptive_temperature import entropy_stats
     from rlvr.tracking import Timer, Tracker
 
-    learner = Learner(cfg)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
+    algo = Algorithm(cfg.algorithm)
+    learner = Learner(cfg, algo)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
     rank, world = _dist_info()
     if cfg.rollout.num_prompts % world:
         raise ValueError(f"rollout.num_prompts={cfg.rollout.num_prompts} must be divisible by world size {world}")
@@ -61,9 +65,10 @@ def train(cfg: Config) -> dict[str, float]:
     tracker = Tracker(cfg, rank)
     tracker.write_config(cfg)
     local_prompts = cfg.rollout.num_prompts // world
+    budget = cfg.algorithm.max_gen_batches if algo.filters else 1  # without filters one generation batch fills it
 
     try:
-        step = _resume(cfg, learner, engine, sampler, tracker, rank)
+        step = _resume(cfg, learner, engine, sampler, tracker, algo)
         stop = _StopFlag()
         last: dict[str, float] = {}
         while step < cfg.max_steps:
@@ -71,43 +76,39 @@ def train(cfg: Config) -> dict[str, float]:
             timer = Timer()
             t0 = time.perf_counter()
 
-            # 1-3. rollout + rewards + DAPO dynamic sampling (keep groups whose correctness varies)
-            buffer, reward_metrics = GroupBuffer(target=local_prompts), []
-            while not buffer.full and (cfg.algorithm.max_gen_batches == 0 or buffer.gen_batches < cfg.algorithm.max_gen_batches):
+            # 1-3. rollout + rewards + group filters (resample until `local_prompts` groups pass them)
+            buffer, reward_metrics = GroupBuffer(target=local_prompts, keep=algo.keep_group), []
+            while not buffer.full and (budget == 0 or buffer.gen_batches < budget):
                 sampling = _sampling(cfg, SamplingParams, seed=_seed(cfg.seed, step, rank, buffer.gen_batches))
                 with timer("rollout"):
                     groups = engine.generate(sampler.next(local_prompts), cfg.rollout.group_size, sampling)
                 with timer("reward"):
                     reward_metrics.append(scorer.score_groups(groups))
-                buffer.add(groups, cfg.algorithm.dynamic_sampling)
-                if not cfg.algorithm.dynamic_sampling:
-                    break
+                buffer.add(groups)
             groups = buffer.take()
             engine.sleep()  # frees the KV cache for the learner on GPU; no-op elsewhere
 
-            # 4. advantages [N, G] -> learner batch
-            rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32)  # [N, G]
-            lengths = torch.tensor([[len(r.response_ids) for r in g.rollouts] for g in groups], dtype=torch.float32)
-            advantages = compute_advantages(rewards, name=cfg.algorithm.advantage, lengths=lengths,
-                                            eps=cfg.algorithm.adv_eps, lite_ppo_std=cfg.algorithm.lite_ppo_std)
-            batch = learner.make_batch(groups, advantages)
-
-            # 5. learner: behaviour/reference log-probs, then mini-batches x epochs of updates
+            # 4. learner batch -> behaviour/reference log-probs (only what the components declare) -> advantages
+            batch = learner.make_batch(groups)
             with timer("old_logprobs"):
                 batch = learner.compute_old(batch)
+            batch = _with_advantages(algo, batch)
+
+            # 5. mini-batches x epochs of updates
             with timer("update"):
                 update_metrics = learner.update(batch)
-            if cfg.rollout.adaptive_temperature:  # HAPO (algorithms.md 5.1): next step's sampler uses this step's entropy
-                engine.set_entropy_stats(EntropyStats.from_entropy(batch.entropy, batch.loss_mask, pivot_q=_pivot_q(cfg)))
+            if cfg.rollout.adaptive_temperature:  # the sampler's next temperatures follow this step's entropies
+                engine.set_entropy_stats(entropy_stats(batch.stats["old_entropy"], batch.loss_mask,
+                                                       cfg.rollout.adaptive_temperature_params))
 
             # 6. push the new weights into the rollout engine
             with timer("weight_sync"):
                 engine.wake()
                 learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
 
-            metrics = {**_merge_reward_metrics(reward_metrics), **buffer.metrics(), **_rollout_metrics(groups, advantages), **update_metrics}
+            metrics = {**combine(reward_metrics), **buffer.metrics(), **_rollout_metrics(groups, batch)}
             metrics["perf/step_s"] = time.perf_counter() - t0
-            metrics["perf/tokens_per_s"] = metrics["rollout/tokens"] / metrics["perf/step_s"]
+            metrics["perf/tokens_per_s"] = Sum(metrics["rollout/tokens"] / metrics["perf/step_s"])
 
             # 7. periodic eval (every rank evaluates its shard; rank 0 reports)
             if cfg.eval.every and step % cfg.eval.every == 0:
@@ -117,13 +118,13 @@ def train(cfg: Config) -> dict[str, float]:
                     metrics.update(run_eval(engine, tokenizer, cfg, rank=rank, world_size=world))
             metrics.update(timer.metrics())
 
-            last = _mean_over_ranks(metrics)
+            last = {**combine_ranks(metrics), **update_metrics}  # the learner's metrics are global already
             tracker.log(step, last)
 
             # 8. checkpoint (periodic, at the end, or on SIGTERM)
             stopping = stop.any_rank()
             if stopping or step == cfg.max_steps or (cfg.checkpoint.save_every and step % cfg.checkpoint.save_every == 0):
-                _save(cfg, step, learner, engine, sampler, tokenizer, rank)
+                _save(cfg, step, learner, engine, sampler, tokenizer, rank, algo)
             if stopping:
                 log.warning("SIGTERM received: saved step %d and stopping", step)
                 break
@@ -154,48 +155,32 @@ def _sampling(cfg: Config, SamplingParams, seed: int):
                           stop=list(r.stop), seed=seed)
 
 
-def _pivot_q(cfg: Config) -> float:
-    from rlvr.rollout.adaptive_temperature import hapo_params
+def _with_advantages(algo: Algorithm, batch: Batch) -> Batch:
+    """The advantage estimator on the batch's groups: [N, G] -> [B] rows, or per token [N, G, T] -> [B, T]."""
+    g = batch.grouped
+    inputs = {"lengths": g(batch.lengths.float()), "acc": g(batch.acc), "loss_mask": g(batch.loss_mask),
+              "truncated": g(batch.truncated), "sampler_logprobs": g(batch.sampler_logprobs),
+              **{k: g(v) for k, v in batch.stats.items()}}
+    if batch.old_logprobs is not None:
+        inputs["old_logprobs"] = g(batch.old_logprobs)
+    adv = algo.advantages(g(batch.rewards), **inputs)  # [N, G] or [N, G, T]
+    return dataclasses.replace(batch, advantages=adv.reshape(batch.input_ids.shape[0], *adv.shape[2:]))
 
-    return hapo_params(cfg.rollout.adaptive_temperature_params)["entropy_pivot"]
 
-
-def _merge_reward_metrics(per_batch: list[dict[str, float]]) -> dict[str, float]:
-    """Reward metrics over every generation batch (before dynamic sampling, so reward/acc is the policy's own)."""
-    counts = ("reward/timeouts", "reward/errors")
-    return {k: (sum if k in counts else lambda v: sum(v) / len(v))([m[k] for m in per_batch if k in m])
-            for k in per_batch[0]}
-
-
-def _rollout_metrics(groups: list[Group], advantages: torch.Tensor) -> dict[str, float]:
+def _rollout_metrics(groups: list[Group], batch: Batch) -> dict[str, float]:
     lens = torch.tensor([float(len(r.response_ids)) for g in groups for r in g.rollouts])
     trunc = torch.tensor([float(r.truncated) for g in groups for r in g.rollouts])
+    adv = batch.advantages if batch.advantages.dim() == 1 else batch.advantages[batch.loss_mask.bool()]
     return {
         "rollout/response_len_mean": lens.mean().item(),
-        "rollout/response_len_max": lens.max().item(),
+        "rollout/response_len_max": Max(lens.max().item()),
         "rollout/truncated_frac": trunc.mean().item(),
-        "rollout/tokens": lens.sum().item(),
-        "adv/mean": advantages.mean().item(),
-        "adv/std": advantages.std().item() if advantages.numel() > 1 else 0.0,
-        "adv/abs_max": advantages.abs().max().item(),
-        "adv/zero_frac": (advantages == 0).float().mean().item(),
+        "rollout/tokens": Sum(lens.sum().item()),
+        "adv/mean": adv.mean().item(),
+        "adv/std": adv.std().item() if adv.numel() > 1 else 0.0,
+        "adv/abs_max": Max(adv.abs().max().item()),
+        "adv/zero_frac": (adv == 0).float().mean().item(),
     }
-
-
-def _mean_over_ranks(metrics: dict[str, float]) -> dict[str, float]:
-    """Average each metric over ranks (counts such as rollout/tokens are summed)."""
-    rank, world = _dist_info()
-    if world == 1:
-        return metrics
-    gathered: list = [None] * world
-    torch.distributed.all_gather_object(gathered, metrics)
-    summed = ("rollout/tokens", "rollout/groups_kept", "rollout/groups_dropped", "reward/timeouts", "reward/errors",
-              "perf/tokens_per_s")
-    out = {}
-    for k in gathered[0]:
-        vals = [float(m[k]) for m in gathered if k in m]
-        out[k] = sum(vals) if k in summed else sum(vals) / len(vals)
-    return out
 
 
 class _StopFlag:
@@ -216,17 +201,19 @@ class _StopFlag:
         return bool(t.item())
 
 
-def _trainer_state(step: int, sampler: PromptSampler, engine) -> dict:
-    """Everything besides the DeepSpeed state that the next step depends on (HAPO: the sampler's entropy stats)."""
+def _trainer_state(step: int, sampler: PromptSampler, engine, algo: Algorithm) -> dict:
+    """Everything besides the DeepSpeed state that the next step depends on: data position, RNGs, the
+    components' persistent state and the sampler's entropy statistics (adaptive temperature)."""
     stats = engine.entropy_stats
     return {"step": step, "sampler": sampler.state_dict(), "rng": checkpoint.rng_state(),
-            "hapo_entropy_stats": stats.to_dict() if stats is not None else None}
+            "algorithm": algo.state_dict(), "sampler_entropy_stats": stats.to_dict() if stats is not None else None}
 
 
-def _save(cfg: Config, step: int, learner, engine, sampler: PromptSampler, tokenizer, rank: int) -> None:
+def _save(cfg: Config, step: int, learner, engine, sampler: PromptSampler, tokenizer, rank: int,
+          algo: Algorithm) -> None:
     def write(tmp: Path) -> None:
         learner.save_checkpoint(tmp / "deepspeed")
-        checkpoint.save_trainer_state(tmp, _trainer_state(step, sampler, engine), rank)
+        checkpoint.save_trainer_state(tmp, _trainer_state(step, sampler, engine, algo), rank)
         if cfg.checkpoint.export_hf:
             learner.export_hf(tmp / "hf", tokenizer)
 
@@ -238,18 +225,19 @@ def _barrier() -> None:
         torch.distributed.barrier()
 
 
-def _resume(cfg: Config, learner, engine, sampler: PromptSampler, tracker, rank: int) -> int:
+def _resume(cfg: Config, learner, engine, sampler: PromptSampler, tracker, algo: Algorithm) -> int:
     path = checkpoint.resolve_resume(cfg)
     if path is None:
         return 0
     learner.load_checkpoint(path / "deepspeed")
-    state = checkpoint.load_trainer_state(path, rank)
+    state = checkpoint.load_trainer_state(path, _dist_info()[0])
     sampler.load_state_dict(state["sampler"])
     checkpoint.set_rng_state(state["rng"])
-    if state.get("hapo_entropy_stats"):
+    algo.load_state_dict(state.get("algorithm", {}))
+    if state.get("sampler_entropy_stats"):
         from rlvr.rollout import EntropyStats
 
-        engine.set_entropy_stats(EntropyStats(**state["hapo_entropy_stats"]))
+        engine.set_entropy_stats(EntropyStats(**state["sampler_entropy_stats"]))
     learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
     tracker.resume(state["step"])
     log.info("resumed from %s at step %d", path, state["step"])

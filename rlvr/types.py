@@ -47,20 +47,27 @@ class Group:
 
 @dataclass(frozen=True)
 class Batch:
-    """Learner input, rows group-major (B = N * G). Built by `rlvr.learner.batching.make_batch`."""
+    """Learner input, rows group-major (B = N * G). Built by `rlvr.learner.batching.make_batch`; the old pass
+    fills old/ref log-probs and statistics, the advantage stage fills `advantages`."""
 
     input_ids: torch.Tensor  # [B, T] prompt + response, right-padded
     attention_mask: torch.Tensor  # [B, T] 1 for real tokens
     loss_mask: torch.Tensor  # [B, T] 1 for response tokens that enter the loss
-    advantages: torch.Tensor  # [B] or [B, T]
     sampler_logprobs: torch.Tensor  # [B, T] engine log-probs on response tokens, 0 elsewhere
-    rewards: torch.Tensor  # [B]
+    rewards: torch.Tensor  # [B] shaped scalar reward (what advantages use)
+    acc: torch.Tensor  # [B] correctness in {0, 1}
     truncated: torch.Tensor  # [B] bool, response hit max_tokens
     group_ids: torch.Tensor  # [B] index of the prompt (group) each row belongs to
+    group_size: int = 1  # G (rows per group)
+    advantages: Optional[torch.Tensor] = None  # [B] or [B, T]
     old_logprobs: Optional[torch.Tensor] = None  # [B, T] behaviour policy (learner, before the update)
-    ref_logprobs: Optional[torch.Tensor] = None  # [B, T] frozen reference (only when kl_coef > 0)
-    entropy: Optional[torch.Tensor] = None  # [B, T] old-pass entropy, when a mask or HAPO needs it
+    ref_logprobs: Optional[torch.Tensor] = None  # [B, T] frozen reference (when a component declares it)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)  # [B, T] old-pass statistics (old_entropy, ...)
 
     @property
     def lengths(self) -> torch.Tensor:  # [B] response lengths in tokens
         return self.loss_mask.sum(-1)
+
+    def grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] -> [N, G, ...] (rows are group-major)."""
+        return x.view(-1, self.group_size, *x.shape[1:])

@@ -1,20 +1,38 @@
-"""Token-level RL algorithms: advantage estimators, masks, surrogates, regularizers, aggregation (pure torch).
+"""Token-level RL algorithms as components: advantage estimators, group filters, token masks, token weights,
+policy losses, regularizers, aggregations (pure torch; no vLLM / DeepSpeed imports, checked by tests).
 
 Public API:
-  compute_advantages(rewards [N, G], name=None, **params) -> advantages [N, G]
-  token_loss(logprobs, old_logprobs, advantages, loss_mask, *, ..., **algorithm) -> (loss, metrics)
-  step_normalizers(loss_mask or [micro-batch masks], ..., **algorithm) -> dict(num_tokens, num_seqs)
-Registries (one function per variant): ADVANTAGES, LOSSES, MASKS, AGGREGATIONS, KL_ESTIMATORS; PRESETS.
-No vLLM / DeepSpeed imports here (checked by tests).
+  Algorithm(cfg.algorithm or an `algorithm:` mapping)  -> needs, keep_group, advantages, token_loss, ...
+  compute_advantages(rewards [N, G], name, **inputs_or_settings) -> advantages
+  token_loss(logprobs, old_logprobs, advantages, loss_mask, *, <inputs>, **algorithm) -> (loss, metrics)
+  step_normalizers(loss_mask or [micro-batch masks], *, <inputs>, **algorithm) -> the step's denominators
+  register_advantage / register_filter / register_mask / register_weight / register_loss /
+  register_regularizer / register_aggregation (name, SettingsDataclass, inputs=..., paper=...)
+  describe() -> the `rlvr algorithms` listing; PRESETS.
 """
 from rlvr.algorithms import adaptive as _adaptive  # noqa: F401  (registers bapo, hapo)
+from rlvr.algorithms import regularizers as _regularizers  # noqa: F401  (registers kl, entropy_bonus)
 from rlvr.algorithms.advantages import ADVANTAGES, compute_advantages
 from rlvr.algorithms.aggregation import AGGREGATIONS
+from rlvr.algorithms.components import (REGISTRIES, Component, LogitStat, describe, load_modules,
+                                        register_advantage, register_aggregation, register_filter, register_loss,
+                                        register_mask, register_regularizer, register_weight)
+from rlvr.algorithms.filters import GroupBuffer
+from rlvr.algorithms.inputs import TokenInputs, masked_mean
 from rlvr.algorithms.kl import KL_ESTIMATORS
-from rlvr.algorithms.losses import LOSSES
+from rlvr.algorithms.losses import LOSSES, ClipSettings, Surrogate, clipped, log_ratio
 from rlvr.algorithms.masks import MASKS
+from rlvr.algorithms.pipeline import Algorithm
 from rlvr.algorithms.presets import PRESETS
-from rlvr.algorithms.token_loss import algorithm_config, step_normalizers, token_loss
+from rlvr.algorithms.token_loss import algorithm, step_normalizers, token_loss
+from rlvr.algorithms.weights import WEIGHTS
 
-__all__ = ["ADVANTAGES", "AGGREGATIONS", "KL_ESTIMATORS", "LOSSES", "MASKS", "PRESETS", "algorithm_config",
-           "compute_advantages", "step_normalizers", "token_loss"]
+FILTERS = REGISTRIES["filter"]
+REGULARIZERS = REGISTRIES["regularizer"]
+
+__all__ = ["ADVANTAGES", "AGGREGATIONS", "Algorithm", "ClipSettings", "Component", "FILTERS", "GroupBuffer",
+           "KL_ESTIMATORS", "LOSSES", "LogitStat", "MASKS", "PRESETS", "REGISTRIES", "REGULARIZERS", "Surrogate",
+           "TokenInputs", "WEIGHTS", "algorithm", "clipped", "compute_advantages", "describe", "load_modules",
+           "log_ratio", "masked_mean", "register_advantage", "register_aggregation", "register_filter",
+           "register_loss", "register_mask", "register_regularizer", "register_weight", "step_normalizers",
+           "token_loss"]

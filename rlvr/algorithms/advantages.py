@@ -1,52 +1,62 @@
-"""Advantage estimators: outcome rewards [N, G] (N prompts x G responses) -> advantages [N, G].
+"""Advantage estimators: outcome rewards [N, G] (N prompts x G responses) -> advantages [N, G] (or per token).
 
-One signature per registry entry: `fn(rewards [N, G], *, <extra inputs as keywords>) -> [N, G]`. Extra inputs
-use the AlgorithmConfig names (`lite_ppo_std`, `hapo_adv_max`) except `eps` (= algorithm.adv_eps) and
-`lengths` (response lengths [N, G], HAPO). Formulas: algorithms.md §1, §2, §5.2, §8.12.
+Each is `fn(rewards [N, G], s, **declared inputs)`; formulas: algorithms.md §1, §2, §5.2, §8.12. Rewards keep
+their floating dtype (float64 stays float64). A batch statistic (Lite PPO's std) is taken over the rewards of
+every data-parallel rank (`batch_tensor`), as TRL does: a per-rank std would make the objective depend on how
+the batch is split.
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import inspect
-from typing import Callable, Optional
+from dataclasses import dataclass, fields
+from typing import Literal, Optional
 
 import torch
 
-from rlvr.registry import Registry
+from rlvr.algorithms.components import REGISTRIES, register_advantage
+from rlvr.algorithms.dist import batch_tensor
 
-ADVANTAGES: Registry[Callable[..., torch.Tensor]] = Registry("advantage estimator")
+ADVANTAGES = REGISTRIES["advantage"]
 
 
 def _check(rewards: torch.Tensor) -> torch.Tensor:
     if rewards.dim() != 2:
         raise ValueError(f"rewards must be [N, G] (prompts x responses), got shape {tuple(rewards.shape)}")
-    return rewards.float()
+    return rewards if rewards.is_floating_point() else rewards.float()
 
 
-@ADVANTAGES.register("grpo")
-def grpo(rewards: torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
-    """GRPO group z-score (DeepSeekMath, arXiv 2402.03300, §4.1.2): (R - mean_g) / (std_g + eps).
+@dataclass
+class GroupStdSettings:
+    eps: float = 1e-6  # std epsilon of the group z-score (verl 1e-6; TRL 1e-4)
 
-    Unbiased (Bessel) std and eps 1e-6 as verl's `compute_grpo_outcome_advantage`. A singleton group has no
-    baseline, so its advantage is 0 (our choice; verl's mean 0 / std 1 would hand it the raw reward).
-    """
-    r = _check(rewards)  # [N, G]
+
+def group_zscore(r: torch.Tensor, eps: float) -> torch.Tensor:
+    """(R - mean_g) / (std_g + eps), unbiased std; a singleton group has no baseline -> 0."""
     if r.shape[1] < 2:
         return torch.zeros_like(r)
     return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + eps)  # [N, G]
 
 
-@ADVANTAGES.register("dr_grpo")
-def dr_grpo(rewards: torch.Tensor) -> torch.Tensor:
-    """Dr. GRPO (Liu et al., arXiv 2503.20783, §3.1): group-centred reward, no std (removes difficulty bias)."""
+@register_advantage("grpo", GroupStdSettings, paper="GRPO, DeepSeekMath arXiv 2402.03300 §4.1.2")
+def grpo(rewards: torch.Tensor, s: GroupStdSettings) -> torch.Tensor:
+    """GRPO group z-score: (R - mean_g) / (std_g + eps).
+
+    Unbiased (Bessel) std and eps 1e-6 as verl's `compute_grpo_outcome_advantage`. A singleton group has no
+    baseline, so its advantage is 0 (our choice; verl's mean 0 / std 1 would hand it the raw reward).
+    """
+    return group_zscore(_check(rewards), s.eps)
+
+
+@register_advantage("dr_grpo", paper="Dr. GRPO, Understanding R1-Zero-like training, arXiv 2503.20783 §3.1")
+def dr_grpo(rewards: torch.Tensor, s: None) -> torch.Tensor:
+    """Group-centred reward, no std (removes the difficulty bias)."""
     r = _check(rewards)  # [N, G]
     return r - r.mean(1, keepdim=True)  # [N, G]
 
 
-@ADVANTAGES.register("rloo")
-def rloo(rewards: torch.Tensor) -> torch.Tensor:
-    """REINFORCE leave-one-out (Ahmadian et al., arXiv 2402.14740): R_i - mean_{j != i} R_j = G/(G-1) (R_i - mean)."""
+@register_advantage("rloo", paper="RLOO, Ahmadian et al., arXiv 2402.14740")
+def rloo(rewards: torch.Tensor, s: None) -> torch.Tensor:
+    """REINFORCE leave-one-out: R_i - mean_{j != i} R_j = G/(G-1) (R_i - mean)."""
     r = _check(rewards)  # [N, G]
     g = r.shape[1]
     if g < 2:
@@ -54,64 +64,68 @@ def rloo(rewards: torch.Tensor) -> torch.Tensor:
     return (r - r.mean(1, keepdim=True)) * (g / (g - 1))  # [N, G]
 
 
-@ADVANTAGES.register("lite_ppo")
-def lite_ppo(rewards: torch.Tensor, *, eps: float = 1e-6, lite_ppo_std: str = "raw") -> torch.Tensor:
-    """Lite PPO (arXiv 2508.08221): group-mean baseline, one batch-level std (TRL `scale_rewards="batch"`).
+@dataclass
+class LitePPOSettings:
+    eps: float = 1e-6  # epsilon added to the batch std
+    std: Literal["raw", "centered"] = "raw"  # batch std of the raw rewards (TRL) or of the group-centred ones
+
+
+@register_advantage("lite_ppo", LitePPOSettings, paper="Lite PPO, Part I: Tricks or Traps?, arXiv 2508.08221")
+def lite_ppo(rewards: torch.Tensor, s: LitePPOSettings) -> torch.Tensor:
+    """Group-mean baseline, one batch-level std (TRL `scale_rewards="batch"`).
 
     The paper does not say whether the batch std is over raw or group-centred rewards (algorithms.md §8.12):
-    `raw` = std of all rewards (TRL), `centered` = std of the group-centred rewards. Unbiased std as TRL.
+    `raw` = std of all rewards (TRL), `centered` = std of the group-centred rewards. Unbiased std as TRL, over
+    the whole batch: the rewards of every rank are gathered first.
     """
     r = _check(rewards)  # [N, G]
     centred = r - r.mean(1, keepdim=True)  # [N, G]
-    if lite_ppo_std not in ("raw", "centered"):
-        raise ValueError(f"lite_ppo_std must be 'raw' or 'centered', got {lite_ppo_std!r}")
-    pool = r if lite_ppo_std == "raw" else centred
+    pool = batch_tensor(r if s.std == "raw" else centred)  # [N_all, G]
     std = pool.std() if pool.numel() > 1 else pool.new_tensor(0.0)
-    return centred / (std + eps)  # [N, G]
+    return centred / (std + s.eps)  # [N, G]
 
 
-@ADVANTAGES.register("hapo")
-def hapo(rewards: torch.Tensor, *, lengths: Optional[torch.Tensor] = None, eps: float = 1e-6,
-         hapo_adv_max: float = 5.0) -> torch.Tensor:
-    """HAPO token-level group average (arXiv 2509.16591; code `compute_hapo_outcome_advantage`, algorithms.md §5.2).
+@dataclass
+class TLGASettings:
+    eps: float = 1e-6  # epsilon added to the token-level std
+    adv_max: float = 5.0  # a group where any |A| >= adv_max falls back to the GRPO z-score
 
-    Every token carries its response's reward: mean and population std of the group weighted by lengths L_i.
-    A group where any |A_i| >= hapo_adv_max (a very short outlier dominates) falls back to the GRPO z-score.
-    """
+
+@register_advantage("hapo_tlga", TLGASettings, inputs=["lengths"],
+                    paper="HAPO token-level group average, arXiv 2509.16591 (code compute_hapo_outcome_advantage)")
+def hapo_tlga(rewards: torch.Tensor, s: TLGASettings, lengths: torch.Tensor) -> torch.Tensor:
+    """Every token carries its response's reward: group mean and population std weighted by lengths L_i
+    (algorithms.md §5.2). A group where any |A_i| >= adv_max (a very short outlier dominates) falls back to the
+    GRPO z-score."""
     r = _check(rewards)  # [N, G]
-    if lengths is None:
-        raise ValueError("advantage 'hapo' needs lengths [N, G] (response lengths in tokens)")
     w = lengths.to(r).clamp(min=0)  # [N, G]
     tot = w.sum(1, keepdim=True).clamp(min=1e-12)  # [N, 1]
     mu = (w * r).sum(1, keepdim=True) / tot  # [N, 1]
     sigma = ((w * (r - mu) ** 2).sum(1, keepdim=True) / tot).sqrt()  # [N, 1]
-    adv = (r - mu) / (sigma + eps)  # [N, G]
-    fallback = (adv.abs() >= hapo_adv_max).any(1, keepdim=True)  # [N, 1]
-    return torch.where(fallback, grpo(r, eps=eps), adv)  # [N, G]
+    adv = (r - mu) / (sigma + s.eps)  # [N, G]
+    fallback = (adv.abs() >= s.adv_max).any(1, keepdim=True)  # [N, 1]
+    return torch.where(fallback, group_zscore(r, s.eps), adv)  # [N, G]
 
 
-_ALIASES = {"adv_eps": "eps"}  # config name -> estimator keyword
+def compute_advantages(rewards: torch.Tensor, name: str = "grpo", settings: Optional[object] = None,
+                       **kwargs) -> torch.Tensor:
+    """`rewards [N, G] -> advantages` with estimator `name`.
 
-
-def compute_advantages(rewards: torch.Tensor, name: Optional[str] = None, **params) -> torch.Tensor:
-    """`rewards [N, G] -> advantages [N, G]` with the estimator `name` (default: params['advantage'] or 'grpo').
-
-    `params` may hold extra inputs (`lengths`, `eps`) and any AlgorithmConfig key (so
-    `compute_advantages(r, lengths=L, **asdict(cfg.algorithm))` works); keys an estimator does not use are
-    ignored, a key that is neither raises naming the closest valid one.
+    `kwargs` are the estimator's declared inputs (`lengths=`, `old_entropy=`, ...) and/or its settings by field
+    name (`eps=1.0`); `settings` may instead be the settings dataclass itself. An unknown keyword raises naming
+    the closest valid one.
     """
-    from rlvr.config import AlgorithmConfig  # light; avoids a cycle at import time
-
-    valid = {f.name for f in dataclasses.fields(AlgorithmConfig)} | {"eps", "lengths"}
-    for key in params:
-        if key not in valid:
-            close = difflib.get_close_matches(key, sorted(valid), n=1)
+    comp = ADVANTAGES.get(name)
+    names = [f.name for f in fields(comp.settings)] if comp.settings else []
+    inputs = [i.split(":")[0] for i in comp.inputs]
+    for key in kwargs:
+        if key not in names and key not in inputs:
+            close = difflib.get_close_matches(key, names + inputs, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"compute_advantages: unknown keyword {key!r}{hint}")
-    name = name or params.get("advantage") or "grpo"
-    fn = ADVANTAGES.get(name)
-    kwargs = {_ALIASES.get(k, k): v for k, v in params.items() if k != "eps"}
-    if "eps" in params:  # an explicit eps wins over adv_eps
-        kwargs["eps"] = params["eps"]
-    accepted = inspect.signature(fn).parameters
-    return fn(rewards, **{k: v for k, v in kwargs.items() if k in accepted})
+            raise ValueError(f"compute_advantages({name!r}): unknown keyword {key!r}{hint}")
+    if settings is None and comp.settings is not None:
+        settings = comp.settings(**{k: v for k, v in kwargs.items() if k in names})
+    missing = [i for i in inputs if kwargs.get(i) is None]
+    if missing:
+        raise ValueError(f"advantage {name!r} needs {', '.join(missing)} (declared inputs: {', '.join(inputs)})")
+    return comp(rewards, settings, **{k: kwargs[k] for k in inputs})

@@ -1,4 +1,4 @@
-"""Per-token policy-gradient surrogates (to minimise): `fn(inp, cfg, keep [B, T] bool) -> Surrogate`.
+"""Per-token policy-gradient surrogates (to minimise): `fn(inp, s, keep [B, T] bool) -> Surrogate`.
 
 `keep` marks the tokens that enter the loss; surrogates that take statistics (covariance top-k, BAPO search,
 HAPO entropy pivot) take them over `keep` of the micro-batch they are given, as the reference codes do
@@ -7,14 +7,15 @@ HAPO entropy pivot) take them over `keep` of the micro-batch they are given, as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import torch
 
+from rlvr.algorithms.components import REGISTRIES, register_loss
 from rlvr.algorithms.inputs import TokenInputs, masked_mean
-from rlvr.registry import Registry
 
 Bound = Union[float, torch.Tensor]
+LOSSES = REGISTRIES["loss"]
 
 
 @dataclass
@@ -25,7 +26,17 @@ class Surrogate:
     metrics: dict = field(default_factory=dict)
 
 
-LOSSES: Registry[Callable[[TokenInputs, object, torch.Tensor], Surrogate]] = Registry("policy loss")
+@dataclass
+class ClipSettings:
+    eps_low: float = 0.2  # lower clip range: ratio >= 1 - eps_low
+    eps_high: float = 0.2  # upper clip range: ratio <= 1 + eps_high (DAPO clip-higher: 0.28)
+    dual_clip: Optional[float] = None  # dual-clip constant c > 1 for A < 0 (None = off; DAPO scripts use 10)
+
+    def __post_init__(self):
+        if self.eps_low < 0 or self.eps_high < 0:
+            raise ValueError("eps_low / eps_high must be >= 0")
+        if self.dual_clip is not None and self.dual_clip <= 1:
+            raise ValueError("dual_clip must be > 1 (or null)")
 
 
 def log_ratio(inp: TokenInputs) -> torch.Tensor:
@@ -62,23 +73,29 @@ def _finish(s: Surrogate, keep: torch.Tensor) -> Surrogate:
     return s
 
 
-@LOSSES.register("ppo_clip")
-def ppo_clip(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
-    """PPO-clip (Schulman et al. 2017) with decoupled eps_low / eps_high (DAPO clip-higher, arXiv 2503.14476)."""
+@register_loss("ppo_clip", ClipSettings,
+               paper="PPO-clip (Schulman et al. 2017) with decoupled bounds (DAPO clip-higher, arXiv 2503.14476)")
+def ppo_clip(inp: TokenInputs, s: ClipSettings, keep: torch.Tensor) -> Surrogate:
+    """PPO-clip with decoupled eps_low / eps_high and optional dual-clip."""
     ratio = log_ratio(inp).exp()  # [B, T]
-    s = clipped(ratio, inp.advantages, 1 - cfg.eps_low, 1 + cfg.eps_high, cfg.dual_clip)
-    return _finish(s, keep)
+    return _finish(clipped(ratio, inp.advantages, 1 - s.eps_low, 1 + s.eps_high, s.dual_clip), keep)
 
 
-@LOSSES.register("reinforce")
-def reinforce(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
+@register_loss("reinforce", paper="REINFORCE (Williams 1992): the on-policy policy gradient -A log pi")
+def reinforce(inp: TokenInputs, s: None, keep: torch.Tensor) -> Surrogate:
     """Plain policy gradient -A log pi (no ratio, no clip): the on-policy REINFORCE estimator."""
     none = torch.zeros_like(keep)
     return Surrogate(-inp.advantages * inp.logprobs, none, none)
 
 
-@LOSSES.register("gspo")
-def gspo(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
+@dataclass
+class GSPOSettings(ClipSettings):
+    eps_low: float = 3e-4  # lower clip of the sequence ratio (paper: 3e-4)
+    eps_high: float = 4e-4  # upper clip of the sequence ratio (paper: 4e-4)
+
+
+@register_loss("gspo", GSPOSettings, paper="GSPO, Group Sequence Policy Optimization, arXiv 2507.18071")
+def gspo(inp: TokenInputs, s: GSPOSettings, keep: torch.Tensor) -> Surrogate:
     """GSPO-token (Zheng et al., arXiv 2507.18071, Eq. 13; verl `compute_policy_loss_gspo`).
 
     s_i = exp(mean_t (lp - lp_old)) over the row's loss tokens; s_{i,t} = sg[s_i] exp(lp - sg[lp]) has the
@@ -88,8 +105,7 @@ def gspo(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
     seq = (lr * keep).sum(-1) / keep.sum(-1).clamp(min=1)  # [B] mean log-ratio per sequence
     log_s = inp.logprobs - inp.logprobs.detach() + seq.detach()[:, None]  # [B, T]
     ratio = log_s.clamp(max=10.0).exp()  # [B, T]
-    s = clipped(ratio, inp.advantages, 1 - cfg.eps_low, 1 + cfg.eps_high, cfg.dual_clip)
-    return _finish(s, keep)
+    return _finish(clipped(ratio, inp.advantages, 1 - s.eps_low, 1 + s.eps_high, s.dual_clip), keep)
 
 
 def token_cov(inp: TokenInputs, keep: torch.Tensor) -> torch.Tensor:
@@ -99,36 +115,53 @@ def token_cov(inp: TokenInputs, keep: torch.Tensor) -> torch.Tensor:
         return (a - masked_mean(a, keep)) * (lp - masked_mean(lp, keep))  # [B, T]
 
 
-@LOSSES.register("clip_cov")
-def clip_cov(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
-    """Clip-Cov (arXiv 2505.22617 §4; verl `compute_policy_loss_clip_cov`).
+@dataclass
+class ClipCovSettings:
+    eps_low: float = 0.2  # PPO lower clip range (the authors' scripts open both to 1.0: the clip_cov preset)
+    eps_high: float = 0.2  # PPO upper clip range
+    ratio: float = 2e-4  # fraction of the loss tokens detached
+    lb: float = 1.0  # covariance lower bound of the candidates
+    ub: float = 5.0  # covariance upper bound of the candidates
 
-    Among loss tokens not already clipped by PPO whose Cov lies in (clip_cov_lb, clip_cov_ub), draw
-    k = max(1, floor(clip_cov_ratio |V|)) uniformly at random (inp.generator) and zero their loss: they get no
-    gradient but stay in the token-mean denominator. No dual-clip (verl applies none here).
+
+@register_loss("clip_cov", ClipCovSettings, inputs=["generator"],
+               paper="Clip-Cov, The Entropy Mechanism of RL for Reasoning LMs, arXiv 2505.22617 §4")
+def clip_cov(inp: TokenInputs, s: ClipCovSettings, keep: torch.Tensor) -> Surrogate:
+    """Clip-Cov (verl `compute_policy_loss_clip_cov`).
+
+    Among loss tokens not already clipped by PPO whose Cov lies in (lb, ub), draw k = max(1, floor(ratio |V|))
+    uniformly at random (inp.generator) and zero their loss: they get no gradient but stay in the token-mean
+    denominator. No dual-clip (verl applies none here).
     """
     ratio = log_ratio(inp).exp()  # [B, T]
-    s = clipped(ratio, inp.advantages, 1 - cfg.eps_low, 1 + cfg.eps_high, None)
+    sur = clipped(ratio, inp.advantages, 1 - s.eps_low, 1 + s.eps_high, None)
     with torch.no_grad():
-        clipped_by_ppo = (-inp.advantages * torch.clamp(ratio, 1 - cfg.eps_low, 1 + cfg.eps_high)
+        clipped_by_ppo = (-inp.advantages * torch.clamp(ratio, 1 - s.eps_low, 1 + s.eps_high)
                           > -inp.advantages * ratio)  # [B, T] verl: s2 > s1
         cov = token_cov(inp, keep)  # [B, T]
-        cand = keep & ~clipped_by_ppo & (cov > cfg.clip_cov_lb) & (cov < cfg.clip_cov_ub)  # [B, T]
+        cand = keep & ~clipped_by_ppo & (cov > s.lb) & (cov < s.ub)  # [B, T]
         idx = cand.flatten().nonzero().squeeze(-1)  # [C]
-        k = max(1, int(cfg.clip_cov_ratio * int(keep.sum())))
+        k = max(1, int(s.ratio * int(keep.sum())))
         perm = torch.randperm(idx.numel(), generator=inp.generator, device="cpu").to(idx.device)
         detach = torch.zeros(keep.numel(), dtype=torch.bool, device=keep.device)
         detach[idx[perm[:k]]] = True
         detach = detach.view_as(keep)  # [B, T]
-    s.loss = s.loss * (~detach)
-    s.metrics["policy/clip_cov_frac"] = masked_mean(detach.float(), keep)
-    return s
+    sur.loss = sur.loss * (~detach)
+    sur.metrics["policy/clip_cov_frac"] = masked_mean(detach.float(), keep)
+    return sur
 
 
-@LOSSES.register("kl_cov")
-def kl_cov(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
-    """KL-Cov (arXiv 2505.22617 §4; verl `compute_policy_loss_kl_cov`): no clipping; the top
-    k = max(1, floor(kl_cov_ratio |V|)) tokens by Cov get + kl_cov_coef |lp - lp_old| (fraction, not percent)."""
+@dataclass
+class KLCovSettings:
+    ratio: float = 2e-3  # fraction of top-covariance tokens penalised (7B value; a fraction, not percent)
+    coef: float = 1.0  # weight of |logp - old_logp| on those tokens (paper: 1)
+
+
+@register_loss("kl_cov", KLCovSettings,
+               paper="KL-Cov, The Entropy Mechanism of RL for Reasoning LMs, arXiv 2505.22617 §4")
+def kl_cov(inp: TokenInputs, s: KLCovSettings, keep: torch.Tensor) -> Surrogate:
+    """KL-Cov (verl `compute_policy_loss_kl_cov`): no clipping; the top k = max(1, floor(ratio |V|)) tokens by
+    Cov get + coef |lp - lp_old| (fraction, not percent)."""
     lr = inp.logprobs - inp.old_logprobs  # [B, T]
     loss = -inp.advantages * lr.clamp(-20.0, 20.0).exp()  # [B, T]
     with torch.no_grad():
@@ -136,8 +169,8 @@ def kl_cov(inp: TokenInputs, cfg, keep: torch.Tensor) -> Surrogate:
         cov = token_cov(inp, keep).masked_fill(~keep, float("-inf")).flatten()  # [B*T]
         sel = torch.zeros_like(cov, dtype=torch.bool)
         if n > 0:
-            sel[cov.topk(min(n, max(1, int(cfg.kl_cov_ratio * n)))).indices] = True
+            sel[cov.topk(min(n, max(1, int(s.ratio * n)))).indices] = True
         sel = sel.view_as(keep)  # [B, T]
-    loss = loss + sel * cfg.kl_cov_coef * lr.abs()
+    loss = loss + sel * s.coef * lr.abs()
     none = torch.zeros_like(keep)
     return Surrogate(loss, none, none, {"policy/kl_cov_frac": masked_mean(sel.float(), keep)})

@@ -1,23 +1,23 @@
 """Named algorithm presets: `algorithm: {preset: dapo}` in a recipe. Pure data (imported by config).
 
-Each preset holds only AlgorithmConfig keys; the recipe's own `algorithm:` keys override it. Reward shaping
-(DAPO overlong buffer: reward.overlong_buffer) and sampler features (HAPO adaptive temperature:
-rollout.adaptive_temperature) live in other sections and are set by recipes, not here. Values: algorithms.md.
+Each preset is an `algorithm:` section: the active components and their settings under their own names; the
+recipe's own `algorithm:` keys are merged over it. Reward shaping (DAPO overlong buffer: reward.overlong_buffer)
+and sampler features (HAPO adaptive temperature: rollout.adaptive_temperature) live in other sections and are
+set by recipes, not here. Values: algorithms.md.
 """
 
-_DAPO = {"advantage": "grpo", "loss": "ppo_clip", "eps_low": 0.2, "eps_high": 0.28, "dual_clip": 10.0,
-         "aggregation": "token_mean", "kl_coef": 0.0, "entropy_coef": 0.0, "dynamic_sampling": True,
-         "max_gen_batches": 10}
+_DAPO = {"advantage": "grpo", "loss": "ppo_clip", "ppo_clip": {"eps_low": 0.2, "eps_high": 0.28, "dual_clip": 10.0},
+         "aggregation": "token_mean", "filters": ["dynamic_sampling"], "max_gen_batches": 10}
 
 PRESETS: dict[str, dict] = {
     # GRPO — DeepSeekMath (Shao et al. 2024, arXiv 2402.03300): group z-score, PPO-clip 0.2, per-sequence mean of
     # token means, k3 KL to the reference as a loss term with beta = 0.04.
-    "grpo": {"advantage": "grpo", "loss": "ppo_clip", "eps_low": 0.2, "eps_high": 0.2,
-             "aggregation": "seq_mean_token_mean", "kl_coef": 0.04, "kl_estimator": "k3"},
+    "grpo": {"advantage": "grpo", "loss": "ppo_clip", "ppo_clip": {"eps_low": 0.2, "eps_high": 0.2},
+             "aggregation": "seq_mean_token_mean", "regularizers": ["kl"], "kl": {"coef": 0.04, "estimator": "k3"}},
     # Dr. GRPO — "Understanding R1-Zero-Like Training" (Liu et al., arXiv 2503.20783): no std, token sum over
-    # a constant L_max (= algorithm.max_response_len, default rollout.max_tokens), no KL; oat clip 0.2.
-    "dr_grpo": {"advantage": "dr_grpo", "loss": "ppo_clip", "eps_low": 0.2, "eps_high": 0.2,
-                "aggregation": "constant", "kl_coef": 0.0},
+    # a constant L_max (= algorithm.constant.max_response_len, default rollout.max_tokens), no KL; oat clip 0.2.
+    "dr_grpo": {"advantage": "dr_grpo", "loss": "ppo_clip", "ppo_clip": {"eps_low": 0.2, "eps_high": 0.2},
+                "aggregation": "constant"},
     # DAPO (Yu et al., arXiv 2503.14476; verl recipe/dapo): clip-higher 0.2/0.28, verl dual-clip 10,
     # token-mean, no KL, dynamic sampling on correctness (max 10 generation batches).
     "dapo": dict(_DAPO),
@@ -25,33 +25,34 @@ PRESETS: dict[str, dict] = {
     # (upper bound first), rho0 0.5, c_low in [0.6, 0.9], c_high in [1.2, 3.0], steps 0.05 (code yaml),
     # contributions of gradient-carrying tokens (with the code's clipped-value count, raising c_low could only
     # lower rho_pos, so Alg. 1's second phase would be void), token-mean, verl's default dual-clip 3.0.
-    "bapo": {"advantage": "grpo", "loss": "bapo", "aggregation": "token_mean", "dual_clip": 3.0, "kl_coef": 0.0,
-             "bapo_rho0": 0.5, "bapo_c_low_min": 0.6, "bapo_c_low_max": 0.9, "bapo_c_high_min": 1.2,
-             "bapo_c_high_max": 3.0, "bapo_step_low": 0.05, "bapo_step_high": 0.05, "bapo_order": "high_first",
-             "bapo_count": "unclipped"},
+    "bapo": {"advantage": "grpo", "loss": "bapo", "aggregation": "token_mean",
+             "bapo": {"rho0": 0.5, "c_low_min": 0.6, "c_low_max": 0.9, "c_high_min": 1.2, "c_high_max": 3.0,
+                      "step_low": 0.05, "step_high": 0.05, "order": "high_first", "count": "unclipped",
+                      "dual_clip": 3.0}},
     # HAPO — Heterogeneous Adaptive Policy Optimization (arXiv 2509.16591; starriver030515/HAPO): DAPO pipeline
     # with eps 0.2/0.2, dual-clip 10, token-level group average advantages, pivot 0.8, alpha 1, beta 1,
     # paper-signed h-hat, max 16 generation batches.
-    "hapo": {**_DAPO, "advantage": "hapo", "loss": "hapo", "eps_high": 0.2, "max_gen_batches": 16,
-             "hapo_entropy_pivot": 0.8, "hapo_clip_alpha": 1.0, "hapo_adv_beta": 1.0, "hapo_adv_max": 5.0,
-             "hapo_code_compat": False},
+    "hapo": {**_DAPO, "advantage": "hapo_tlga", "hapo_tlga": {"adv_max": 5.0}, "loss": "hapo",
+             "hapo": {"eps_low": 0.2, "eps_high": 0.2, "dual_clip": 10.0, "entropy_pivot": 0.8, "clip_alpha": 1.0,
+                      "adv_beta": 1.0, "code_compat": False},
+             "max_gen_batches": 16},
     # Clip-Cov — "The Entropy Mechanism of RL for Reasoning LMs" (Cui et al., arXiv 2505.22617): DAPO pipeline,
     # PPO bounds opened to [0, 2] as the authors' scripts (eps 1/1), detach ratio 2e-4 of tokens with
     # covariance in (1, 5); no dual-clip (verl's clip_cov applies none).
-    "clip_cov": {**_DAPO, "loss": "clip_cov", "eps_low": 1.0, "eps_high": 1.0, "dual_clip": None,
-                 "clip_cov_ratio": 2e-4, "clip_cov_lb": 1.0, "clip_cov_ub": 5.0},
+    "clip_cov": {**_DAPO, "loss": "clip_cov",
+                 "clip_cov": {"eps_low": 1.0, "eps_high": 1.0, "ratio": 2e-4, "lb": 1.0, "ub": 5.0}},
     # KL-Cov — same paper (arXiv 2505.22617): no clipping, |logp - old_logp| penalty (coef 1, paper) on the
     # top 0.2% tokens by covariance (7B value, a fraction — the original repo's 0.2 is in percent).
-    "kl_cov": {**_DAPO, "loss": "kl_cov", "dual_clip": None, "kl_cov_ratio": 2e-3, "kl_cov_coef": 1.0},
+    "kl_cov": {**_DAPO, "loss": "kl_cov", "kl_cov": {"ratio": 2e-3, "coef": 1.0}},
     # Forking tokens — "Beyond the 80/20 Rule" (Wang et al., arXiv 2506.01939): DAPO + gradient only on the top
-    # 20% entropy tokens; token-mean denominator over all valid tokens (paper; authors' code: forking_renorm).
-    "forking_tokens": {**_DAPO, "token_mask": "forking", "forking_top_frac": 0.2, "forking_renorm": False},
+    # 20% entropy tokens; token-mean denominator over all valid tokens (paper; authors' code: renorm).
+    "forking_tokens": {**_DAPO, "masks": ["forking"], "forking": {"top_frac": 0.2, "renorm": False}},
     # Lite PPO — "Part I: Tricks or Traps?" (arXiv 2508.08221): group mean / batch std advantages (TRL raw
     # std), token-mean, PPO-clip 0.2, nothing else.
-    "lite_ppo": {"advantage": "lite_ppo", "lite_ppo_std": "raw", "loss": "ppo_clip", "eps_low": 0.2,
-                 "eps_high": 0.2, "aggregation": "token_mean", "kl_coef": 0.0, "dynamic_sampling": False},
+    "lite_ppo": {"advantage": "lite_ppo", "lite_ppo": {"std": "raw"}, "loss": "ppo_clip",
+                 "ppo_clip": {"eps_low": 0.2, "eps_high": 0.2}, "aggregation": "token_mean"},
     # GSPO — Group Sequence Policy Optimization (Zheng et al., arXiv 2507.18071): sequence ratio (GSPO-token),
     # eps 3e-4 / 4e-4, sequence-mean of token means, GRPO advantages, no KL.
-    "gspo": {"advantage": "grpo", "loss": "gspo", "eps_low": 3e-4, "eps_high": 4e-4,
-             "aggregation": "seq_mean_token_mean", "kl_coef": 0.0},
+    "gspo": {"advantage": "grpo", "loss": "gspo", "gspo": {"eps_low": 3e-4, "eps_high": 4e-4},
+             "aggregation": "seq_mean_token_mean"},
 }

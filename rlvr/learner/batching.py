@@ -26,15 +26,13 @@ from rlvr.types import Batch, Group
 PACKABLE_ATTENTION = ("flash_attention_2", "flash_attention_3", "flex_attention")
 
 
-def make_batch(groups: list[Group], advantages: torch.Tensor, pad_id: int) -> Batch:
-    """Rows group-major (row = g * G + j); advantages [N, G] -> [B] sequence advantages."""
-    if advantages.shape[0] != len(groups):
-        raise ValueError(f"make_batch: advantages has {advantages.shape[0]} rows for {len(groups)} groups")
-    rows, adv, rewards, trunc, gids = [], [], [], [], []
+def make_batch(groups: list[Group], pad_id: int) -> Batch:
+    """Rows group-major (row = g * G + j), each prompt + response right-padded; advantages come later."""
+    sizes = {len(g.rollouts) for g in groups}
+    if len(sizes) != 1:
+        raise ValueError(f"make_batch: every group needs the same number of rollouts, got sizes {sorted(sizes)}")
+    rows, rewards, acc, trunc, gids = [], [], [], [], []
     for gi, g in enumerate(groups):
-        if advantages.shape[1] != len(g.rollouts):
-            raise ValueError(f"make_batch: group {gi} ({g.prompt.id}) has {len(g.rollouts)} rollouts, "
-                             f"advantages has {advantages.shape[1]} columns")
         if not g.prompt.prompt_ids:
             raise ValueError(f"make_batch: prompt {g.prompt.id} has no prompt_ids (tokenize prompts first)")
         for j, r in enumerate(g.rollouts):
@@ -42,8 +40,8 @@ def make_batch(groups: list[Group], advantages: torch.Tensor, pad_id: int) -> Ba
                 raise ValueError(f"make_batch: prompt {g.prompt.id} rollout {j}: {len(r.sampler_logprobs)} "
                                  f"sampler_logprobs for {len(r.response_ids)} response tokens")
             rows.append((g.prompt.prompt_ids, r.response_ids, r.sampler_logprobs))
-            adv.append(float(advantages[gi, j]))
             rewards.append(float(g.rewards[j]) if g.rewards else 0.0)
+            acc.append(float(g.acc[j]) if g.acc else 0.0)
             trunc.append(r.truncated)
             gids.append(gi)
     T = max(len(p) + len(r) for p, r, _ in rows)
@@ -59,25 +57,23 @@ def make_batch(groups: list[Group], advantages: torch.Tensor, pad_id: int) -> Ba
         loss_mask[i, P:P + L] = 1.0
         if s:
             sampler[i, P:P + L] = torch.tensor(s, dtype=torch.float32)
-    return Batch(input_ids=input_ids, attention_mask=attention_mask, loss_mask=loss_mask,
-                 advantages=torch.tensor(adv, dtype=torch.float32), sampler_logprobs=sampler,
-                 rewards=torch.tensor(rewards, dtype=torch.float32), truncated=torch.tensor(trunc, dtype=torch.bool),
-                 group_ids=torch.tensor(gids, dtype=torch.long))
+    return Batch(input_ids=input_ids, attention_mask=attention_mask, loss_mask=loss_mask, sampler_logprobs=sampler,
+                 rewards=torch.tensor(rewards, dtype=torch.float32), acc=torch.tensor(acc, dtype=torch.float32),
+                 truncated=torch.tensor(trunc, dtype=torch.bool), group_ids=torch.tensor(gids, dtype=torch.long),
+                 group_size=sizes.pop())
 
 
 def select_rows(batch: Batch, rows: torch.Tensor, trim: bool = True) -> Batch:
     """Sub-batch of `rows` [b]; with trim the columns are cut to the longest selected row."""
     T = int(batch.attention_mask[rows].sum(-1).max()) if trim and len(rows) else batch.input_ids.shape[1]
-    out = {}
-    for f in batch.__dataclass_fields__:
-        v = getattr(batch, f)
-        if v is None:
-            out[f] = None
-        elif v.dim() == 2:
-            out[f] = v[rows, :T]
-        else:
-            out[f] = v[rows]
-    return Batch(**out)
+
+    def take(v):
+        if v is None or not torch.is_tensor(v):
+            return v
+        return v[rows, :T] if v.dim() == 2 else v[rows]
+
+    out = {f: take(getattr(batch, f)) for f in batch.__dataclass_fields__ if f != "stats"}
+    return Batch(**out, stats={k: take(v) for k, v in batch.stats.items()})
 
 
 # ------------------------------------------------------------------------------------------ micro-batching

@@ -12,7 +12,6 @@ import dataclasses
 import math
 import os
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -20,21 +19,26 @@ import deepspeed
 import torch
 import torch.distributed as dist
 
-import rlvr.algorithms as algorithms
+from rlvr.algorithms import Algorithm
 from rlvr.config import Config
+from rlvr.dtypes import resolve_dtype
 from rlvr.learner.batching import PACKABLE_ATTENTION, make_batch, micro_batch_rows, select_rows
 from rlvr.learner.policy import PolicyModel
+from rlvr.metrics import Sum, combine
 from rlvr.types import Batch, Group
 
 
 class Learner:
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, algorithm: Optional[Algorithm] = None):
         from transformers import AutoConfig, AutoModelForCausalLM
 
         self.cfg, lc = cfg, cfg.learner
+        self.algo = algorithm or Algorithm(cfg.algorithm)
+        # what the active components declare, plus the sampler's needs (adaptive temperature: old entropies)
+        self.needs = self.algo.needs | ({"old_entropy"} if cfg.rollout.adaptive_temperature else set())
         self.device = _init_distributed(lc.dist_backend)
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
-        self.dtype = _dtype(cfg.model.dtype, self.device)
+        self.dtype = resolve_dtype(cfg.model.dtype, self.device)
         hf_cfg = AutoConfig.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
         self.pad_id = next((i for i in (hf_cfg.pad_token_id, hf_cfg.eos_token_id, 0) if isinstance(i, int)), 0)
 
@@ -55,7 +59,7 @@ class Learner:
             optimizer=self._make_optimizer, lr_scheduler=self._make_scheduler, config=ds_config)
         self.engine.train()
         self.ref = None
-        if cfg.algorithm.kl_coef > 0:  # frozen reference, no optimizer; partitioned too under ZeRO-3
+        if "ref_logprobs" in self.needs:  # frozen reference, no optimizer; partitioned too under ZeRO-3
             ref = PolicyModel(load()).requires_grad_(False).eval()
             if lc.zero_stage == 3:
                 ref_cfg = {k: ds_config[k] for k in ("train_micro_batch_size_per_gpu", "bf16", "fp16")}
@@ -116,9 +120,9 @@ class Learner:
 
     # ---------------------------------------------------------------------------------------- batches
 
-    def make_batch(self, groups: list[Group], advantages: torch.Tensor) -> Batch:
-        """Groups + advantages [N, G] -> Batch (rows group-major), padded with this model's pad id."""
-        return make_batch(groups, advantages, self.pad_id)
+    def make_batch(self, groups: list[Group]) -> Batch:
+        """Groups -> Batch (rows group-major), padded with this model's pad id; advantages come later."""
+        return make_batch(groups, self.pad_id)
 
     def _micro_batches(self, batch: Batch, rows: torch.Tensor) -> list[Optional[torch.Tensor]]:
         """Rows of one pass -> micro-batches (index tensors into the batch), the same count on every rank.
@@ -131,10 +135,18 @@ class Learner:
         parts = micro_batch_rows(lengths, budget, packed=self.packed, count=int(n))
         return [rows[torch.tensor(p, dtype=torch.long)] if p else None for p in parts]
 
-    def _forward(self, model, mb: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(self, model, mb: Batch, *, entropy: bool, stats: dict) -> tuple[torch.Tensor, dict]:
+        """-> (logprobs [b, t], {input name: [b, t]}) with the entropy (as `entropy_key`) and the statistics
+        `stats` ({input name: (LogitStat, settings, needs_grad)}) the components declared."""
         d = self.device
-        return model(mb.input_ids.to(d), mb.attention_mask.to(d), mb.loss_mask.to(d), packed=self.packed,
-                     temperature=self.cfg.rollout.temperature, chunk=self.cfg.learner.logprob_chunk)
+        specs = tuple((st.fn, settings, grad) for st, settings, grad in stats.values())
+        lp, ent, values = model(mb.input_ids.to(d), mb.attention_mask.to(d), mb.loss_mask.to(d),
+                                packed=self.packed, temperature=self.cfg.rollout.temperature,
+                                chunk=self.cfg.learner.logprob_chunk, with_entropy=entropy, stats=specs)
+        out = dict(zip(stats, values))
+        if ent is not None:
+            out["entropy"] = ent
+        return lp, out
 
     def _sub(self, batch: Batch, rows: Optional[torch.Tensor]) -> Batch:
         if rows is not None:
@@ -144,49 +156,52 @@ class Learner:
 
     # ------------------------------------------------------------------------------------ compute_old
 
-    def _needs_old_entropy(self) -> bool:
-        a = self.cfg.algorithm
-        return (a.token_mask is not None or a.loss == "hapo" or a.advantage == "hapo"
-                or self.cfg.rollout.adaptive_temperature)  # HAPO sampler statistics come from this pass
-
     def _on_policy(self) -> bool:
         """One optimizer step per rollout batch: every forward of `update` runs at the behaviour weights, so its
         detached log-probs *are* the old log-probs (ratio 1, gradient intact) and the separate no-grad pass is
-        pure cost (13% of a step on a 20M model; TRL skips it too with num_iterations=1). Kept when the batch
-        needs old values before the update: TIS sequence masking (normalizers) and old-pass entropy."""
+        pure cost (13% of a step on a 20M model; TRL skips it too with num_iterations=1). Kept when a component
+        (or the sampler) needs behaviour-policy values before the update (old_logprobs, old_entropy, ...)."""
         lc = self.cfg.learner
-        return (lc.mini_batches == 1 and lc.epochs == 1 and self.cfg.algorithm.tis != "seq_mask"
-                and not self._needs_old_entropy())
+        return lc.mini_batches == 1 and lc.epochs == 1 and not any(n.startswith("old_") for n in self.needs)
 
     @torch.no_grad()
     def compute_old(self, batch: Batch) -> Batch:
-        """Behaviour-policy log-probs (and entropy when a mask / HAPO needs it) and reference log-probs."""
+        """Behaviour-policy log-probs and the old-pass statistics the components declare; reference log-probs."""
         skip_old = self._on_policy()  # old_logprobs stay None: update() uses its own detached log-probs
         if skip_old and self.ref is None:
             return batch
         B, T = batch.input_ids.shape
-        old, ent = torch.zeros(B, T), torch.zeros(B, T)
+        stats = {k: (st, s, False) for k, (st, s) in self.algo.logit_stats("old").items()}
+        with_entropy = "old_entropy" in self.needs
+        names = [*stats, *(["old_entropy"] if with_entropy else [])]
+        old = torch.zeros(B, T)
+        out = {k: torch.zeros(B, T) for k in names}
         ref = torch.zeros(B, T) if self.ref is not None else None
         for rows in self._micro_batches(batch, torch.arange(B)):
             mb = self._sub(batch, rows)
-            lp, e = (None, None) if skip_old else self._forward(self.engine, mb)  # [b, t]
-            r = self._forward(self.ref, mb)[0] if self.ref is not None else None
+            lp, vals = (None, {}) if skip_old else self._forward(self.engine, mb, entropy=with_entropy, stats=stats)
+            r = self._forward(self.ref, mb, entropy=False, stats={})[0] if self.ref is not None else None
             if rows is None:
                 continue
             t = mb.input_ids.shape[1]
             if lp is not None:
-                old[rows, :t], ent[rows, :t] = lp.float().cpu(), e.float().cpu()
+                old[rows, :t] = lp.float().cpu()
+                for k, v in vals.items():
+                    out["old_entropy" if k == "entropy" else k][rows, :t] = v.float().cpu()
             if r is not None:
                 ref[rows, :t] = r.float().cpu()
         return dataclasses.replace(batch, old_logprobs=None if skip_old else old, ref_logprobs=ref,
-                                   entropy=ent if self._needs_old_entropy() else None)
+                                   stats={**batch.stats, **({} if skip_old else out)})
 
     # ----------------------------------------------------------------------------------------- update
 
     def update(self, batch: Batch) -> dict[str, float]:
-        """mini_batches optimizer steps over the batch's groups, `epochs` times -> averaged metrics."""
+        """mini_batches optimizer steps over the batch's groups, `epochs` times -> metrics (mean over the steps,
+        plain floats: already reduced over micro-batches and ranks)."""
         if batch.old_logprobs is None and not self._on_policy():
             raise ValueError("Learner.update: batch.old_logprobs is None; call compute_old(batch) first")
+        if batch.advantages is None:
+            raise ValueError("Learner.update: batch.advantages is None; compute the advantages first")
         lc, t0 = self.cfg.learner, time.perf_counter()
         groups = batch.group_ids.unique()
         steps, tokens, skipped = [], 0, 0
@@ -196,9 +211,9 @@ class Learner:
                 m, n_tok = self._optimizer_step(batch, rows)
                 steps.append(m)
                 tokens += n_tok
-                skipped += int(m["loss/skipped"])
-        out = {k: sum(s[k] for s in steps) / len(steps) for k in steps[0]}
-        out.pop("loss/skipped")
+                skipped += int(m.pop("loss/skipped"))
+        out = {k: sum(s[k] for s in steps if k in s) / sum(k in s for s in steps) for k in dict.fromkeys(
+            k for s in steps for k in s)}
         total = torch.tensor([float(tokens)], device=self.device)
         if self.world > 1:
             dist.all_reduce(total)
@@ -207,30 +222,31 @@ class Learner:
         out["learner/lr"] = float(self.scheduler.get_last_lr()[0])
         return out
 
+    def _inputs(self, mb: Batch) -> dict[str, Optional[torch.Tensor]]:
+        """The micro-batch's pre-update per-token inputs, by the names components declare (CPU tensors)."""
+        return {"advantages": mb.advantages, "old_logprobs": mb.old_logprobs, "ref_logprobs": mb.ref_logprobs,
+                "sampler_logprobs": mb.sampler_logprobs, "truncated": mb.truncated, **mb.stats}
+
     def _optimizer_step(self, batch: Batch, rows: torch.Tensor) -> tuple[dict[str, float], int]:
-        algo = dataclasses.asdict(self.cfg.algorithm)
+        algo, d = self.algo, self.device
         micro = [self._sub(batch, r) for r in self._micro_batches(batch, rows)]
-        norm = algorithms.step_normalizers([mb.loss_mask for mb in micro], truncated=[mb.truncated for mb in micro],
-                                           old_logprobs=[mb.old_logprobs for mb in micro],
-                                           sampler_logprobs=[mb.sampler_logprobs for mb in micro], **algo)
-        counts = torch.tensor([norm["num_tokens"], norm["num_seqs"]], dtype=torch.float64, device=self.device)
+        pre = [self._inputs(mb) for mb in micro]
+        norm = algo.step_normalizers([mb.loss_mask for mb in micro], **{k: [p[k] for p in pre] for k in pre[0]})
+        counts = torch.tensor(list(norm.values()), dtype=torch.float64, device=d)
         if self.world > 1:
             dist.all_reduce(counts)  # global denominators: every rank's share sums to the full-batch loss
-        num_tokens, num_seqs = counts.tolist()
+        norm = dict(zip(norm, counts.tolist()))
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.optimizer_steps * 101 + self.rank)
-        sums: dict[str, float] = defaultdict(float)
-        bad, n_tok = False, 0
-        for i, mb in enumerate(micro):
+        stats = {k: (st, s, k in algo.grad_inputs) for k, (st, s) in algo.logit_stats("current").items()}
+        with_entropy = "entropy" in self.needs or self.cfg.learner.log_entropy
+        parts, bad, n_tok = [], False, 0
+        for i, (mb, inputs) in enumerate(zip(micro, pre)):
             self.engine.set_gradient_accumulation_boundary(i == len(micro) - 1)
-            lp, ent = self._forward(self.engine, mb)  # [b, t] with grad
-            d = self.device
-            loss, metrics = algorithms.token_loss(
-                lp, None if mb.old_logprobs is None else mb.old_logprobs.to(d), mb.advantages.to(d),
-                mb.loss_mask.to(d),
-                entropy=ent if self.cfg.algorithm.entropy_coef > 0 else ent.detach(),
-                ref_logprobs=None if mb.ref_logprobs is None else mb.ref_logprobs.to(d),
-                sampler_logprobs=mb.sampler_logprobs.to(d), truncated=mb.truncated.to(d),
-                num_tokens=num_tokens, num_seqs=num_seqs, generator=gen, **algo)
+            lp, current = self._forward(self.engine, mb, entropy=with_entropy, stats=stats)  # [b, t] with grad
+            current = {k: v if k in algo.grad_inputs else v.detach() for k, v in current.items()}
+            inputs = {k: v.to(d) for k, v in inputs.items() if v is not None}
+            loss, metrics = algo.token_loss(lp, inputs.pop("old_logprobs", None), inputs.pop("advantages"),
+                                            mb.loss_mask.to(d), **norm, generator=gen, **inputs, **current)
             if not torch.isfinite(loss):
                 # A NaN/inf loss must not update the weights. Backward it scaled by NaN so every gradient is NaN:
                 # after the all-reduce every rank sees a non-finite grad norm and DeepSpeed's overflow check
@@ -240,13 +256,12 @@ class Learner:
             # rank's share of the *global* step objective, so multiply by world size to make the averaged
             # gradient equal the gradient of the sum of all shares (= the full-batch loss).
             self.engine.backward(loss * self.world, scale_wrt_gas=False)
-            for k, v in metrics.items():
-                sums[k] += float(v)
+            parts.append(metrics)
             n_tok += int(mb.attention_mask.sum()) if mb.loss_mask.any() else 0
         stage0_norm = self._grad_norm() if self.cfg.learner.zero_stage == 0 else None  # DeepSpeed keeps none
         self.engine.step()
         self.optimizer_steps += 1
-        out = self._reduce_metrics(sums, len(micro))
+        out = self._reduce_metrics(parts)
         skipped = bad or not getattr(self.engine, "_step_applied", True)
         gn = stage0_norm if stage0_norm is not None else self.engine.get_global_grad_norm()
         out["policy/grad_norm"] = float(gn) if gn is not None and not skipped else float("nan")
@@ -257,15 +272,17 @@ class Learner:
         grads = [p.grad.float().norm() for p in self.engine.module.parameters() if p.grad is not None]
         return float(torch.stack(grads).norm()) if grads else 0.0
 
-    def _reduce_metrics(self, sums: dict[str, float], n_micro: int) -> dict[str, float]:
-        """loss/* are shares of the step loss: summed over micro-batches and ranks. Others: micro-batch means."""
-        keys = sorted(sums)
-        vals = torch.tensor([sums[k] if k.startswith("loss/") else sums[k] / n_micro for k in keys],
-                            dtype=torch.float64, device=self.device)
+    def _reduce_metrics(self, parts: list[dict[str, float]]) -> dict[str, float]:
+        """Micro-batch metrics -> one step's, reduced as each declares (metrics.py: loss/* shares add up over
+        micro-batches and ranks, others are means), then over ranks; plain floats, equal on every rank."""
+        local = combine(parts)
+        keys = sorted(local)
+        kinds = [type(local[k]) for k in keys]
+        vals = torch.tensor([float(local[k]) for k in keys], dtype=torch.float64, device=self.device)
         if self.world > 1:
-            dist.all_reduce(vals)
-            is_loss = torch.tensor([k.startswith("loss/") for k in keys], device=self.device)
-            vals = torch.where(is_loss, vals, vals / self.world)
+            dist.all_reduce(vals)  # every rank ran the same micro-batch count, so the key sets agree
+            is_sum = torch.tensor([kind is Sum for kind in kinds], device=self.device)
+            vals = torch.where(is_sum, vals, vals / self.world)
         return dict(zip(keys, vals.tolist()))
 
     # ------------------------------------------------------------------------------- weights / export
@@ -357,13 +374,3 @@ def _init_distributed(backend: Optional[str]) -> torch.device:
     if not dist.is_initialized():
         deepspeed.init_distributed(dist_backend=backend or ("nccl" if cuda else "gloo"))
     return device
-
-
-def _dtype(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-             "float16": torch.float16, "fp16": torch.float16}
-    if name not in table:
-        raise ValueError(f"model.dtype: unknown dtype {name!r}; use auto, {', '.join(table)}")
-    return table[name]

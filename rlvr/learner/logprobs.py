@@ -17,38 +17,47 @@ import torch
 
 
 class ChunkedLogprobs(torch.autograd.Function):
-    """(hidden [N, H], weight [V, H], targets [N]) -> (logprobs [N], entropy [N]), fp32, chunked fwd and bwd."""
+    """(hidden [N, H], weight [V, H], targets [N]) -> (logprobs [N], entropy [N] or empty, *stats [N]), fp32,
+    chunked fwd and bwd. `stats` are component statistics `(fn, settings, needs_grad)` of each chunk's logits
+    (rlvr.algorithms.LogitStat); one that needs its gradient is backpropagated by autograd over the recomputed
+    chunk, the rest are detached values."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, targets, temperature: float, chunk: int):
+    def forward(ctx, hidden, weight, targets, temperature: float, chunk: int, with_entropy: bool, stats: tuple):
         n = hidden.shape[0]
         logprobs = hidden.new_empty(n, dtype=torch.float32)  # [N]
-        entropy = hidden.new_empty(n, dtype=torch.float32)  # [N]
+        entropy = hidden.new_empty(n if with_entropy else 0, dtype=torch.float32)  # [N]
         lse_all = hidden.new_empty(n, dtype=torch.float32)  # [N] saved for the backward
+        values = [hidden.new_empty(n, dtype=torch.float32) for _ in stats]  # k x [N]
         for s in range(0, n, chunk):
             e = min(s + chunk, n)
             logits = _scaled_logits(hidden[s:e], weight, temperature)  # [C, V] fp32
             lse = torch.logsumexp(logits, dim=-1)  # [C]
             logprobs[s:e] = logits.gather(-1, targets[s:e, None]).squeeze(-1) - lse
-            probs = torch.softmax(logits, dim=-1)  # [C, V]
-            # H = lse - sum_v p_v s_v; the dot product as bmm avoids a third [C, V] temporary
-            entropy[s:e] = lse - torch.bmm(probs[:, None, :], logits[:, :, None]).view(-1)
+            if with_entropy:
+                probs = torch.softmax(logits, dim=-1)  # [C, V]
+                # H = lse - sum_v p_v s_v; the dot product as bmm avoids a third [C, V] temporary
+                entropy[s:e] = lse - torch.bmm(probs[:, None, :], logits[:, :, None]).view(-1)
+                del probs
+            for out, (fn, settings, _) in zip(values, stats):
+                out[s:e] = fn(logits, targets[s:e], settings).float()
             lse_all[s:e] = lse
-            del logits, probs
+            del logits
         ctx.save_for_backward(hidden, weight, targets, lse_all, entropy)
-        ctx.temperature, ctx.chunk = temperature, chunk
-        ctx.set_materialize_grads(False)  # a None grad for entropy = values only, skip its term
-        return logprobs, entropy
+        ctx.temperature, ctx.chunk, ctx.stats = temperature, chunk, stats
+        ctx.set_materialize_grads(False)  # a None grad for entropy / a stat = values only, skip its term
+        return (logprobs, entropy, *values)
 
     @staticmethod
-    def backward(ctx, grad_logprobs, grad_entropy):
+    def backward(ctx, grad_logprobs, grad_entropy, *grad_stats):
         hidden, weight, targets, lse_all, entropy = ctx.saved_tensors
         t, chunk, n = ctx.temperature, ctx.chunk, hidden.shape[0]
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_hidden = torch.zeros_like(hidden) if need_h else None  # [N, H]
         grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_w else None  # [V, H]
-        if grad_logprobs is None and grad_entropy is None:
-            return grad_hidden, grad_weight, None, None, None
+        live = [(st, g) for st, g in zip(ctx.stats, grad_stats) if g is not None and st[2]]
+        if grad_logprobs is None and grad_entropy is None and not live:
+            return grad_hidden, grad_weight, None, None, None, None, None
         for s in range(0, n, chunk):
             e = min(s + chunk, n)
             # in place on two [C, V] buffers: a = logits -> log p -> dL/ds, b = p -> gl * p
@@ -64,13 +73,25 @@ class ChunkedLogprobs(torch.autograd.Function):
                 a.scatter_add_(-1, targets[s:e, None], gl)
             g = a.div_(t)  # [C, V] dL/dz (ds/dz = 1 / temperature)
             del b
+            if live:  # statistics with a gradient: autograd through the recomputed chunk
+                g = g + _stat_grad(hidden[s:e], weight, targets[s:e], t, [(st, gs[s:e]) for st, gs in live])
             if need_h:
                 grad_hidden[s:e] = (g.to(weight.dtype) @ weight).to(hidden.dtype)  # [C, H]
             if need_w:
                 grad_weight.addmm_(g.t(), hidden[s:e].float())
         if need_w:
             grad_weight = grad_weight.to(weight.dtype)
-        return grad_hidden, grad_weight, None, None, None
+        return grad_hidden, grad_weight, None, None, None, None, None
+
+
+def _stat_grad(hidden, weight, targets, temperature, live) -> torch.Tensor:
+    """dL/dz [C, V] of the statistics that need a gradient, by autograd over this chunk's logits."""
+    with torch.enable_grad():
+        z = (hidden.detach() @ weight.detach().t()).float().requires_grad_(True)  # [C, V] raw logits
+        s = z / temperature if temperature != 1.0 else z
+        out = sum((fn(s, targets, settings).float() * g.float()).sum() for (fn, settings, _), g in live)
+        (grad,) = torch.autograd.grad(out, [z])
+    return grad
 
 
 def _scaled_logits(hidden: torch.Tensor, weight: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -80,16 +101,23 @@ def _scaled_logits(hidden: torch.Tensor, weight: torch.Tensor, temperature: floa
 
 
 def chunked_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, *, temperature: float = 1.0,
-                     chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+                     chunk: int = 1024, with_entropy: bool = True, stats: tuple = ()):
     """Log-prob of `targets` and entropy for each row of `hidden` [N, H] under head `weight` [V, H].
 
-    Returns fp32 (logprobs [N], entropy [N]). The entropy carries a gradient only if the caller uses it in the loss
-    (entropy bonus); otherwise its backward term is skipped. Under no_grad nothing is saved.
+    Returns fp32 (logprobs [N], entropy [N] or None) and, with `stats` ((fn, settings, needs_grad), ...), a
+    third element: their values, a tuple of [N]. The entropy carries a gradient only if the caller uses it in the
+    loss (entropy bonus); otherwise its backward term is skipped. Under no_grad nothing is saved.
     """
+    stats = tuple(stats)
     if hidden.shape[0] == 0:
-        z = hidden.sum() * 0.0 + weight.sum() * 0.0  # keeps the graph connected for an empty selection
-        return z.expand(0).float(), z.expand(0).float()
-    return ChunkedLogprobs.apply(hidden, weight, targets, float(temperature), int(max(chunk, 1)))
+        z = (hidden.sum() * 0.0 + weight.sum() * 0.0).float()  # keeps the graph connected for an empty selection
+        empty = z.expand(0)
+        out = (empty, empty if with_entropy else None)
+        return out + (tuple(empty for _ in stats),) if stats else out
+    lp, ent, *values = ChunkedLogprobs.apply(hidden, weight, targets, float(temperature), int(max(chunk, 1)),
+                                             bool(with_entropy), stats)
+    out = (lp, ent if with_entropy else None)
+    return out + (tuple(values),) if stats else out
 
 
 def select_positions(loss_mask: torch.Tensor) -> torch.Tensor:
@@ -102,21 +130,28 @@ def select_positions(loss_mask: torch.Tensor) -> torch.Tensor:
     return loss_mask.reshape(-1).nonzero().squeeze(-1)  # [K]
 
 
-def token_logprobs(hidden: torch.Tensor, weight: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor, *,
-                   temperature: float = 1.0, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log-probs and entropy [B, T] (alignment rule of types.py), computed only where loss_mask is set.
+def token_logprobs(hidden: torch.Tensor, head, input_ids: torch.Tensor, loss_mask: torch.Tensor, *,
+                   temperature: float = 1.0, chunk: int = 1024, with_entropy: bool = True,
+                   stats: tuple = ()) -> tuple:
+    """Per-token log-probs, entropy (or None) and statistics [B, T] (alignment rule of types.py), computed only
+    where loss_mask is set; 0 elsewhere. What `PolicyModel` runs in training.
 
-    hidden [B, T, H] are the final hidden states (after the last norm); weight [V, H] is the LM head. Positions
-    outside loss_mask are 0.
+    hidden [B, T, H] are the final hidden states (after the last norm); `head` is the LM head: a module whose
+    forward accepts targets (`PolicyModel` installs one, so ZeRO-3 hooks see a module call) or a [V, H] weight.
     """
     b, t, h = hidden.shape
     idx = select_positions(loss_mask)  # [K]
-    flat_h = hidden.reshape(b * t, h)  # [B*T, H]
-    lp, ent = chunked_logprobs(flat_h[idx - 1], weight, input_ids.reshape(-1)[idx], temperature=temperature,
-                               chunk=chunk)  # [K], [K]
-    out_lp = lp.new_zeros(b * t).index_put((idx,), lp).view(b, t)  # [B, T]
-    out_ent = ent.new_zeros(b * t).index_put((idx,), ent).view(b, t)  # [B, T]
-    return out_lp, out_ent
+    flat_h = hidden.reshape(b * t, h)[idx - 1]  # [K, H] position t is predicted by the hidden state at t-1
+    targets = input_ids.reshape(-1)[idx]  # [K]
+    kw = dict(temperature=temperature, chunk=chunk, with_entropy=with_entropy, stats=tuple(stats))
+    out = head(flat_h, targets, **kw) if isinstance(head, torch.nn.Module) else chunked_logprobs(flat_h, head, targets, **kw)
+    lp, ent = out[0], out[1]
+    values = out[2] if stats else ()
+
+    def scatter(x):  # [K] -> [B, T], keeps the graph
+        return x.new_zeros(b * t).index_put((idx,), x).view(b, t)
+
+    return scatter(lp), (scatter(ent) if ent is not None else None), tuple(scatter(v) for v in values)
 
 
 def naive_token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor, *,
@@ -130,5 +165,4 @@ def naive_token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, loss_mas
     return torch.cat([pad, lp], 1) * m, torch.cat([pad, ent], 1) * m
 
 
-__all__ = ["ChunkedLogprobs", "chunked_logprobs", "token_logprobs", "naive_token_logprobs",
-           "select_positions"]
+__all__ = ["ChunkedLogprobs", "chunked_logprobs", "naive_token_logprobs", "select_positions", "token_logprobs"]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from rlvr.learner.batching import ModelInputs, model_inputs, unpack
-from rlvr.learner.logprobs import chunked_logprobs, select_positions
+from rlvr.learner.logprobs import chunked_logprobs, token_logprobs
 
 
 def _install_chunked_head(head: nn.Module) -> None:
@@ -21,12 +21,12 @@ def _install_chunked_head(head: nn.Module) -> None:
         return
     original = head.forward
 
-    def forward(self, hidden, targets=None, temperature: float = 1.0, chunk: int = 1024):
+    def forward(self, hidden, targets=None, **kwargs):  # kwargs: temperature, chunk, with_entropy, stats
         if targets is None:
             return original(hidden)
         if getattr(self, "bias", None) is not None:
             raise NotImplementedError("chunked log-probs: LM heads with a bias are not supported")
-        return chunked_logprobs(hidden, self.weight, targets, temperature=temperature, chunk=chunk)
+        return chunked_logprobs(hidden, self.weight, targets, **kwargs)
 
     head.forward = types.MethodType(forward, head)
     head._rlvr_chunked = True
@@ -41,17 +41,16 @@ class PolicyModel(nn.Module):
         _install_chunked_head(hf.get_output_embeddings())
 
     def forward(self, input_ids, attention_mask, loss_mask, *, packed: bool, temperature: float = 1.0,
-                chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded rows [b, T] -> (logprobs [b, T], entropy [b, T]) fp32, non-zero only where loss_mask is set."""
+                chunk: int = 1024, with_entropy: bool = True, stats: tuple = ()) -> tuple:
+        """Padded rows [b, T] -> (logprobs [b, T], entropy [b, T] or None, stats: tuple of [b, T]) fp32, non-zero
+        only where loss_mask is set. `stats`: component statistics (fn, settings, needs_grad) of the logits."""
         inp: ModelInputs = model_inputs(input_ids, attention_mask, loss_mask, packed)
         decoder = getattr(self.hf, self.hf.base_model_prefix)
         hidden = decoder(input_ids=inp.input_ids, attention_mask=inp.attention_mask, position_ids=inp.position_ids,
                          use_cache=False).last_hidden_state  # [R, S, H] after the final norm
-        idx = select_positions(inp.loss_mask)  # [K] flat positions in the model layout
-        flat = hidden.reshape(-1, hidden.shape[-1])  # [R*S, H]
-        lp, ent = self.hf.get_output_embeddings()(flat[idx - 1], inp.input_ids.reshape(-1)[idx],
-                                                 temperature=temperature, chunk=chunk)  # [K], [K]
-        shape = inp.loss_mask.shape
-        lp = lp.new_zeros(shape.numel()).index_put((idx,), lp).view(shape)  # [R, S]
-        ent = ent.new_zeros(shape.numel()).index_put((idx,), ent).view(shape)  # [R, S]
-        return unpack(lp, inp, input_ids.shape), unpack(ent, inp, input_ids.shape)  # [b, T]
+        lp, ent, values = token_logprobs(hidden, self.hf.get_output_embeddings(), inp.input_ids, inp.loss_mask,
+                                         temperature=temperature, chunk=chunk, with_entropy=with_entropy,
+                                         stats=stats)  # [R, S]
+        shape = input_ids.shape
+        back = lambda x: unpack(x, inp, shape)  # noqa: E731  [R, S] -> [b, T]
+        return back(lp), (back(ent) if ent is not None else None), tuple(back(v) for v in values)

@@ -114,16 +114,6 @@ def prompt_token_ids(prompt: Prompt, tokenizer) -> list[int]:
     return tokenizer(prompt.text, add_special_tokens=False)["input_ids"]
 
 
-def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """ModelConfig.dtype -> torch dtype ("auto" = bf16 on GPU, fp32 on CPU)."""
-    if name == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if name not in table:
-        raise ValueError(f"model.dtype: unknown dtype {name!r}; use auto, {', '.join(table)}")
-    return table[name]
-
-
 def make_engine(cfg: "Config", tokenizer_or_path=None, *, rank: int = 0, world_size: int = 1) -> Engine:
     """Build the rollout engine named by `cfg.rollout.backend` for this rank.
 

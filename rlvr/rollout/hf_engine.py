@@ -17,8 +17,8 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList, TopKLogitsWarper, TopPLogitsWarper
 
 from rlvr.rollout.adaptive_temperature import EntropyStats, hapo_params, token_temperature
-from rlvr.rollout.base import (ENGINES, SamplingParams, finish_reason, load_tokenizer, prompt_token_ids,
-                               resolve_dtype)
+from rlvr.dtypes import resolve_dtype
+from rlvr.rollout.base import ENGINES, SamplingParams, finish_reason, load_tokenizer, prompt_token_ids
 from rlvr.types import Group, Prompt, Rollout
 
 log = logging.getLogger("rlvr.rollout.hf")

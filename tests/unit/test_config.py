@@ -1,6 +1,7 @@
 """rlvr/config.py: validated loading, clear errors, YAML quirks, base: inheritance, overrides, presets."""
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
@@ -17,14 +18,22 @@ def _write(path, text):
 def test_defaults_load_and_finalize_fills_the_constant_normalizer():
     cfg = load_config()
     assert cfg == load_config(None, [])
-    assert cfg.algorithm.max_response_len == cfg.rollout.max_tokens == 1024
+    constant = load_config(None, ["algorithm.aggregation=constant"]).algorithm.constant
+    assert constant.max_response_len == cfg.rollout.max_tokens == 1024  # Dr. GRPO's L_max = the budget
+    assert load_config(None, ["algorithm.aggregation=constant", "algorithm.constant.max_response_len=7"]
+                       ).algorithm.constant.max_response_len == 7
     assert cfg.rewards == {"math": 1.0}
 
 
 @pytest.mark.parametrize("override, hint", [
     ("rollout.tempreature=0.5", "did you mean rollout.temperature?"),
     ("max_step=3", "did you mean max_steps?"),
-    ("eps_high=0.3", "did you mean algorithm.eps_high?"),  # right leaf, wrong section
+    ("eps_high=0.3", "did you mean algorithm.ppo_clip.eps_high?"),  # right leaf, wrong section
+    ("algorithm.eps_high=0.3", "did you mean algorithm.ppo_clip.eps_high?"),  # a setting outside its component
+    ("algorithm.ppo_clip.eps_hgh=0.3", "did you mean algorithm.ppo_clip.eps_high?"),
+    ("algorithm.loss=ppo_clp", "did you mean ppo_clip?"),  # component names are checked at load
+    ("algorithm.masks=[forkng]", "did you mean forking?"),
+    ("algorithm.cispoo.eps_high=1", "unknown config key 'algorithm.cispoo'"),
     ("rollout.backend=vlm", "did you mean vllm?"),
     ("algorithm.preset=dpo", "did you mean dapo?"),
 ])
@@ -65,14 +74,14 @@ def test_yaml_1_1_exponent_strings_are_floats(tmp_path):
     # PyYAML (YAML 1.1) reads `1e-6` without a dot as the string "1e-6"; float fields accept it.
     recipe = _write(tmp_path / "r.yaml", """
         learner: {lr: 1e-6, betas: [0.9, 1e-2]}
-        algorithm: {dual_clip: 1e1, clip_cov_ratio: 2e-4}
+        algorithm: {ppo_clip: {dual_clip: 1e1}, clip_cov: {ratio: 2e-4}}
         rewards: {math: 1e0}
     """)
-    cfg = load_config(recipe, ["algorithm.adv_eps=1e-4"])
+    cfg = load_config(recipe, ["algorithm.grpo.eps=1e-4"])
     assert cfg.learner.lr == 1e-6 and isinstance(cfg.learner.lr, float)
     assert cfg.learner.betas == [0.9, 0.01]
-    assert cfg.algorithm.dual_clip == 10.0  # Optional[float]
-    assert cfg.algorithm.clip_cov_ratio == 2e-4 and cfg.algorithm.adv_eps == 1e-4
+    assert cfg.algorithm.ppo_clip.dual_clip == 10.0  # Optional[float]
+    assert cfg.algorithm.clip_cov.ratio == 2e-4 and cfg.algorithm.grpo.eps == 1e-4
     assert cfg.rewards == {"math": 1.0}  # dict[str, float]
     assert cfg.max_steps == 100 and isinstance(cfg.rollout.num_prompts, int)  # ints stay ints
 
@@ -142,20 +151,27 @@ def test_overrides_win_over_the_recipe_and_parse_as_yaml(tmp_path):
 
 
 def test_preset_sits_between_defaults_and_recipe(tmp_path):
-    recipe = _write(tmp_path / "r.yaml", "algorithm: {preset: dapo, eps_high: 0.3}\n")
+    recipe = _write(tmp_path / "r.yaml", "algorithm: {preset: dapo, ppo_clip: {eps_high: 0.3}}\n")
     a = load_config(recipe).algorithm
-    assert (a.eps_low, a.eps_high, a.dual_clip, a.dynamic_sampling) == (0.2, 0.3, 10.0, True)  # recipe beats preset
-    a = load_config(recipe, ["algorithm.eps_low=0.1"]).algorithm
-    assert (a.eps_low, a.eps_high) == (0.1, 0.3)  # overrides beat both
+    c = a.ppo_clip
+    assert (c.eps_low, c.eps_high, c.dual_clip, a.filters) == (0.2, 0.3, 10.0, ["dynamic_sampling"])  # recipe wins
+    c = load_config(recipe, ["algorithm.ppo_clip.eps_low=0.1"]).algorithm.ppo_clip
+    assert (c.eps_low, c.eps_high) == (0.1, 0.3)  # overrides beat both
     a = load_config(recipe, ["algorithm.preset=grpo"]).algorithm  # switching preset from the command line
-    assert (a.aggregation, a.kl_coef, a.eps_high) == ("seq_mean_token_mean", 0.04, 0.3)
+    assert (a.aggregation, a.kl.coef, a.ppo_clip.eps_high) == ("seq_mean_token_mean", 0.04, 0.3)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_applies_exactly_its_values(name):
     a = load_config(None, [f"algorithm.preset={name}"]).algorithm
     for key, value in PRESETS[name].items():
-        assert getattr(a, key) == value, key
+        got = getattr(a, key)
+        if isinstance(value, dict):  # a component section: exactly the preset's settings, defaults elsewhere
+            defaults = type(got)()
+            for field, v in dataclasses.asdict(got).items():
+                assert v == value.get(field, getattr(defaults, field)), f"{key}.{field}"
+        else:
+            assert got == value, key
 
 
 def test_resolved_config_round_trips_through_yaml():

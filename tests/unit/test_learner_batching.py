@@ -1,6 +1,8 @@
 """make_batch alignment on hand-built groups, and token-budget micro-batch splitting."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -11,16 +13,17 @@ from rlvr.types import Group, Prompt, Rollout
 def _groups():
     g0 = Group(Prompt("a", "", "", prompt_ids=[11, 12]),
                [Rollout([21, 22, 23], "", [-0.1, -0.2, -0.3], "stop"), Rollout([24], "", [-0.4], "length")],
-               rewards=[1.0, 0.0])
+               rewards=[1.0, 0.0], acc=[1.0, 0.0])
     g1 = Group(Prompt("b", "", "", prompt_ids=[13, 14, 15]),
                [Rollout([25, 26], "", [-0.5, -0.6], "stop"), Rollout([27, 28, 29, 30], "", [-0.7] * 4, "stop")],
-               rewards=[0.5, 0.25])
+               rewards=[0.5, 0.25], acc=[1.0, 0.0])
     return [g0, g1]
 
 
 def test_make_batch_alignment():
+    b = make_batch(_groups(), pad_id=0)
     adv = torch.tensor([[1.0, -1.0], [2.0, -2.0]])  # [N, G]
-    b = make_batch(_groups(), adv, pad_id=0)
+    b = dataclasses.replace(b, advantages=adv.flatten(), stats={"old_entropy": torch.ones_like(b.loss_mask)})
     # rows group-major: (a,0) (a,1) (b,0) (b,1); T = 3 + 4 = 7 (longest row)
     assert b.input_ids.tolist() == [[11, 12, 21, 22, 23, 0, 0], [11, 12, 24, 0, 0, 0, 0],
                                     [13, 14, 15, 25, 26, 0, 0], [13, 14, 15, 27, 28, 29, 30]]
@@ -31,21 +34,25 @@ def test_make_batch_alignment():
     assert b.sampler_logprobs[0, 2:5].tolist() == pytest.approx([-0.1, -0.2, -0.3])
     assert b.sampler_logprobs[1, 2].item() == pytest.approx(-0.4) and b.sampler_logprobs[1, 3:].abs().sum() == 0
     assert b.advantages.tolist() == [1.0, -1.0, 2.0, -2.0]
-    assert b.rewards.tolist() == [1.0, 0.0, 0.5, 0.25]
+    assert b.rewards.tolist() == [1.0, 0.0, 0.5, 0.25] and b.acc.tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert b.group_size == 2 and b.grouped(b.rewards).tolist() == [[1.0, 0.0], [0.5, 0.25]]  # [N, G]
     assert b.truncated.tolist() == [False, True, False, False]
     assert b.group_ids.tolist() == [0, 0, 1, 1]
     assert b.lengths.tolist() == [3, 1, 2, 4]
     sub = select_rows(b, torch.tensor([1, 2]))  # trimmed to the longest selected row (5 tokens)
     assert sub.input_ids.shape == (2, 5) and sub.advantages.tolist() == [-1.0, 2.0]
+    assert sub.stats["old_entropy"].shape == (2, 5)  # old-pass statistics are sliced with the rows
 
 
 def test_make_batch_errors_name_the_prompt():
-    with pytest.raises(ValueError, match="group 0 .a. has 2 rollouts, advantages has 3"):
-        make_batch(_groups(), torch.zeros(2, 3), pad_id=0)
+    gs = _groups()
+    gs[1].rollouts.append(gs[1].rollouts[0])
+    with pytest.raises(ValueError, match="same number of rollouts, got sizes \\[2, 3\\]"):
+        make_batch(gs, pad_id=0)
     gs = _groups()
     gs[1].rollouts[0].sampler_logprobs = [-1.0]
     with pytest.raises(ValueError, match="prompt b rollout 0: 1 sampler_logprobs for 2"):
-        make_batch(gs, torch.zeros(2, 2), pad_id=0)
+        make_batch(gs, pad_id=0)
 
 
 def test_micro_batches_by_token_budget():

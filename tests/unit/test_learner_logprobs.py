@@ -57,7 +57,7 @@ def test_token_logprobs_alignment_and_mask():
     weight = torch.randn(V, H, generator=g)
     ids = torch.randint(0, V, (B, T), generator=g)
     mask = torch.tensor([[0, 0, 1, 1, 1, 0], [0, 1, 1, 0, 0, 0]], dtype=torch.float32)
-    lp, ent = token_logprobs(hidden, weight, ids, mask, temperature=1.3, chunk=2)
+    lp, ent, _ = token_logprobs(hidden, weight, ids, mask, temperature=1.3, chunk=2)
     ref_lp, ref_ent = naive_token_logprobs(hidden @ weight.t(), ids, mask, temperature=1.3)
     torch.testing.assert_close(lp, ref_lp, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(ent, ref_ent, rtol=1e-5, atol=1e-6)
@@ -86,8 +86,8 @@ def test_packed_equals_padded_on_tiny_qwen2(tiny_model_dir):
     for impl in ["sdpa", "eager"]:
         hf = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32, attn_implementation=impl)
         model = PolicyModel(hf)
-        lp_pad, ent_pad = model(ids, attn, mask, packed=False, temperature=0.9, chunk=4)
-        lp_pack, ent_pack = model(ids, attn, mask, packed=True, temperature=0.9, chunk=4)
+        lp_pad, ent_pad, _ = model(ids, attn, mask, packed=False, temperature=0.9, chunk=4)
+        lp_pack, ent_pack, _ = model(ids, attn, mask, packed=True, temperature=0.9, chunk=4)
         torch.testing.assert_close(lp_pack, lp_pad, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(ent_pack, ent_pad, rtol=1e-4, atol=1e-5)
         # and both equal the HF model's own logits (full-vocabulary reference), row by row without padding
@@ -100,6 +100,6 @@ def test_packed_equals_padded_on_tiny_qwen2(tiny_model_dir):
         (lp_pad * mask).sum().backward()
         g_pad = hf.model.layers[0].self_attn.q_proj.weight.grad.clone()
         model.zero_grad()
-        lp_pack, _ = model(ids, attn, mask, packed=True, temperature=0.9, chunk=4)
+        lp_pack, _, _ = model(ids, attn, mask, packed=True, temperature=0.9, chunk=4)
         (lp_pack * mask).sum().backward()
         torch.testing.assert_close(hf.model.layers[0].self_attn.q_proj.weight.grad, g_pad, rtol=1e-4, atol=1e-6)

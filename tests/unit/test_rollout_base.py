@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from rlvr.rollout import SamplingParams
-from rlvr.rollout.base import prompt_seed, resolve_dtype
+from rlvr.dtypes import resolve_dtype
+from rlvr.rollout.base import prompt_seed
 
 
 def test_sampling_params_validation():
@@ -26,10 +27,16 @@ def test_prompt_seed_is_stable_and_decorrelated():
     assert abs(prompt_seed(7, 0, 8) - prompt_seed(7, 1, 8)) > 8
 
 
-def test_resolve_dtype():
+def test_resolve_dtype_one_table_for_learner_and_engines():
     assert resolve_dtype("auto", "cpu") is torch.float32 and resolve_dtype("auto", "cuda:0") is torch.bfloat16
-    with pytest.raises(ValueError, match="model.dtype"):
+    assert resolve_dtype("bf16", "cpu") is resolve_dtype("bfloat16", "cpu") is torch.bfloat16  # was HF-engine only
+    with pytest.raises(ValueError, match="unknown dtype 'fp8'"):
         resolve_dtype("fp8", "cpu")
+    from rlvr.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="rollout.dtype"):  # the config accepts the same names, at load
+        load_config(overrides=["rollout.dtype=fp8"])
+    assert load_config(overrides=["model.dtype=bf16"]).model.dtype == "bf16"
 
 
 def test_import_rollout_does_not_import_vllm():

@@ -82,7 +82,7 @@ def test_write_config_round_trips_through_the_schema(tmp_path):
     path = Tracker(cfg).write_config(cfg)
     again = from_dict(Config, yaml.safe_load(path.read_text()))
     assert again == cfg
-    assert again.algorithm.eps_high == 0.28 and again.learner.lr == 2e-6
+    assert again.algorithm.ppo_clip.eps_high == 0.28 and again.learner.lr == 2e-6
 
 
 def test_tensorboard_event_file_holds_the_scalars(tmp_path):
