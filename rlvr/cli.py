@@ -8,6 +8,7 @@ COMMANDS = {
     "train": ("rlvr.train", "train a policy: rlvr train RECIPE.yaml [key=value ...]"),
     "eval": ("rlvr.eval.cli", "evaluate a checkpoint on AIME / MATH / ... (pass@k, avg@n, maj@k)"),
     "verify": ("rlvr.rewards.cli", "score a JSONL of responses with a verifier"),
+    "algorithms": ("rlvr.algorithms.cli", "list the algorithm components: settings, defaults, inputs, papers"),
     "plot": ("rlvr.plot", "plot a run directory's metrics (PNG)"),
     "tiny-model": ("rlvr.models.tiny", "build a tiny Qwen2 model + tokenizer locally"),
 }

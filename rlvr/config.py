@@ -220,6 +220,7 @@ class LoggingConfig:
     wandb_project: str = "rlvr"  # W&B project
     wandb_mode: Literal["online", "offline"] = "offline"  # offline works without network (sync later)
     run_name: Optional[str] = None  # defaults to the output_dir name
+    samples: int = 4  # rollouts per step written to output_dir/samples.jsonl (prompt, response, rewards); 0 = off
 
 
 @dataclass

@@ -64,6 +64,7 @@ class Tracker:
         self.enabled = rank == 0
         self.out = Path(cfg.output_dir)
         self.path = self.out / "metrics.jsonl"
+        self.samples_path = self.out / "samples.jsonl"
         self._file = None
         self._consistent = False  # becomes True once stale lines (from a killed run) have been cut
         self._tb = None
@@ -98,6 +99,16 @@ class Tracker:
         self._truncate(lambda s: s <= step)
         if self._console is not None:
             self._console.advance_to(step)
+
+    def log_samples(self, step: int, samples: list[dict]) -> None:
+        """Append a few of the step's rollouts (prompt, response, reward parts, extracted answer) to
+        output_dir/samples.jsonl: what the policy writes and how the verifiers read it."""
+        if not self.enabled or not samples:
+            return
+        if not self._consistent:
+            self._truncate(lambda s: s < step)
+        with open(self.samples_path, "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps({"step": int(step), **row}) + "\n" for row in samples))
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
         """Append `{"step": step, **metrics}` to metrics.jsonl (fsync'ed), TensorBoard, W&B and the console."""
@@ -144,22 +155,23 @@ class Tracker:
     # ------------------------------------------------------------------------------------------ helpers
 
     def _truncate(self, keep) -> None:
-        """Rewrite metrics.jsonl with the parseable rows whose step satisfies `keep` (atomic replace)."""
+        """Rewrite metrics.jsonl and samples.jsonl with the parseable rows whose step satisfies `keep`."""
         self._consistent = True
         if self._file is not None:
             self._file.close()
             self._file = None
-        if not self.path.exists():
-            return
-        kept = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # the torn last line of a killed run
+        for path in (self.path, self.samples_path):
+            if not path.exists():
                 continue
-            if isinstance(row, dict) and isinstance(row.get("step"), int) and keep(row["step"]):
-                kept.append(line + "\n")
-        _atomic_write(self.path, "".join(kept))
+            kept = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # the torn last line of a killed run
+                    continue
+                if isinstance(row, dict) and isinstance(row.get("step"), int) and keep(row["step"]):
+                    kept.append(line + "\n")
+            _atomic_write(path, "".join(kept))
 
 
 def read_metrics(output_dir: str | Path) -> list[dict]:

@@ -23,7 +23,7 @@ import torch
 
 from rlvr import checkpoint
 from rlvr.algorithms import Algorithm, GroupBuffer
-from rlvr.config import Config, load_config
+from rlvr.config import Config, ConfigError, load_config
 from rlvr.data.sampler import PromptSampler
 from rlvr.metrics import Max, Sum, combine, combine_ranks
 from rlvr.types import Batch, Group
@@ -36,7 +36,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("recipe", help="YAML recipe (a delta over the defaults in rlvr/config.py)")
     p.add_argument("overrides", nargs="*", help="key.path=value overrides, e.g. max_steps=3 learner.lr=1e-6")
     args = p.parse_args(argv)
-    cfg = load_config(args.recipe, args.overrides)  # fails here, before any work, on a bad key or type
+    try:
+        cfg = load_config(args.recipe, args.overrides)  # fails here, before any model loads, on a bad key or name
+    except ConfigError as e:
+        raise SystemExit(f"rlvr train: config error: {e}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     train(cfg)
 
@@ -120,6 +123,7 @@ def train(cfg: Config) -> dict[str, float]:
 
             last = {**combine_ranks(metrics), **update_metrics}  # the learner's metrics are global already
             tracker.log(step, last)
+            tracker.log_samples(step, _samples(groups, batch, cfg.logging.samples))
 
             # 8. checkpoint (periodic, at the end, or on SIGTERM)
             stopping = stop.any_rank()
@@ -165,6 +169,18 @@ def _with_advantages(algo: Algorithm, batch: Batch) -> Batch:
         inputs["old_logprobs"] = g(batch.old_logprobs)
     adv = algo.advantages(g(batch.rewards), **inputs)  # [N, G] or [N, G, T]
     return dataclasses.replace(batch, advantages=adv.reshape(batch.input_ids.shape[0], *adv.shape[2:]))
+
+
+def _samples(groups: list[Group], batch: Batch, n: int) -> list[dict]:
+    """The first rollout of the first `n` groups: prompt, response, each reward part and what the verifier read."""
+    adv = batch.advantages if batch.advantages.dim() == 1 else batch.advantages.sum(-1) / batch.lengths.clamp(min=1)
+    out = []
+    for gi, g in enumerate(groups[:n]):
+        out.append({"prompt_id": g.prompt.id, "prompt": g.prompt.text, "answer": g.prompt.answer,
+                    "response": g.rollouts[0].response_text, "reward": g.rewards[0],
+                    "reward_parts": {k: v[0] for k, v in g.reward_parts.items()}, "extracted": g.extracted[0],
+                    "advantage": float(adv[gi * batch.group_size]), "finish_reason": g.rollouts[0].finish_reason})
+    return out
 
 
 def _rollout_metrics(groups: list[Group], batch: Batch) -> dict[str, float]:

@@ -287,7 +287,8 @@ def describe(kinds: Sequence[str] = KINDS) -> str:
         lines.append(f"{HEADINGS[kind]} (algorithm.{FIELDS[kind]}):")
         for comp in sorted(reg, key=lambda c: c.name):
             extra = f"  [gates {comp.gates}]" if kind == "mask" else ""
-            lines.append(f"  {comp.name}{extra}  —  {comp.paper or (comp.fn.__doc__ or '').strip().splitlines()[0]}")
+            doc = (comp.fn.__doc__ or "").strip().splitlines()
+            lines.append(f"  {comp.name}{extra}  —  {comp.paper or (doc[0] if doc else '')}".rstrip(" —"))
             if comp.inputs:
                 lines.append(f"      inputs: {', '.join(comp.inputs)}")
             if comp.settings is not None:

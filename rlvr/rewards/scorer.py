@@ -114,7 +114,7 @@ class RewardScorer:
         """Raise ValueError naming every prompt whose gold the math verifier cannot use (run at data load)."""
         if "math" not in self.weights:
             return
-        where = [f"{p.meta['source_line']} (id {p.id})" if "source_line" in p.meta else f"id {p.id}" for p in prompts]
+        where = [f"{p.meta['_source']} (id {p.id})" if "_source" in p.meta else f"id {p.id}" for p in prompts]
         bad = check_golds([p.answer for p in prompts], where, pool=self._pool(), timeout_s=self.cfg.timeout_s)
         if bad:
             shown = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")

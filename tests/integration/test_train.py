@@ -119,3 +119,23 @@ def test_sigterm_checkpoints_and_exits_cleanly(tiny_model_dir, tmp_path):
     assert 1 <= len(steps) < 50
     assert (out / "checkpoints" / f"step-{steps[-1]}").is_dir()  # the final checkpoint is the last logged step
     assert (out / "checkpoints" / "latest").read_text().strip().endswith(f"step-{steps[-1]}")
+
+
+def test_user_loss_from_a_file_trains_logs_its_metric_and_lands_in_config(tiny_model_dir, tmp_path):
+    """Issue 13's acceptance: `rlvr train recipes/tiny/dapo.yaml algorithm.modules=[my_algos.py]
+    algorithm.loss=NAME algorithm.NAME.SETTING=V` with a loss the package does not know."""
+    (tmp_path / "my_algos.py").write_text((REPO / "tests" / "unit" / "data" / "my_algos.py").read_text())
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rlvr.cli", "train", str(REPO / "recipes" / "tiny" / "dapo.yaml"),
+           f"output_dir={out}", f"model.path={tiny_model_dir}", "logging.tensorboard=false", "max_steps=1",
+           "checkpoint.export_hf=false", f"algorithm.modules=[{tmp_path / 'my_algos.py'}]",
+           "algorithm.loss=scaled_pg", "algorithm.scaled_pg.scale=2.5"]
+    _run(cmd)
+    row = _metrics(out)[-1]
+    assert row["policy/scaled_pg_scale"] == 2.5 and "loss/pg" in row  # the loss's own metric
+    import yaml
+
+    saved = yaml.safe_load((out / "config.yaml").read_text())["algorithm"]
+    assert saved["loss"] == "scaled_pg" and saved["scaled_pg"] == {"scale": 2.5}
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert samples and {"prompt", "response", "reward_parts", "extracted", "advantage"} <= set(samples[0])

@@ -67,10 +67,16 @@ def test_math_failure_scores_like_a_wrong_answer(scorer):
     assert m["reward/timeouts"] + m["reward/errors"] == 1.0
 
 
-def test_check_golds_names_bad_rows(scorer):
-    prompts = [Prompt(id="a", text="q", answer="5", meta={"source_line": "train.jsonl:1"}),
-               Prompt(id="b", text="q", answer="  ", meta={"source_line": "train.jsonl:2"}),
-               Prompt(id="c", text="q", answer="\\frac{1}{2}")]
+def test_check_golds_names_bad_rows(scorer, tmp_path):
+    # rows as the data loader reads them: each carries `_source` = "file:line" (regression: the scorer used to
+    # look for a key the loader never writes, so errors named only the id)
+    from rlvr.data import load_rows
+
+    (tmp_path / "train.jsonl").write_text('{"id": "a", "problem": "q", "answer": "5"}\n'
+                                          '{"id": "b", "problem": "q", "answer": "  "}\n')
+    rows = load_rows(str(tmp_path / "train.jsonl"))
+    prompts = [Prompt(id=r["id"], text="q", answer=r["answer"], meta=r) for r in rows]
+    prompts.append(Prompt(id="c", text="q", answer="\\frac{1}{2}"))
     with pytest.raises(ValueError, match=r"(?s)1 gold answer.*train\.jsonl:2 \(id b\): answer '  ': empty answer"):
         scorer.check_golds(prompts)
     scorer.check_golds([prompts[0], prompts[2]])  # good golds pass silently
