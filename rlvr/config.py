@@ -64,6 +64,8 @@ class RolloutConfig:
     max_model_len: Optional[int] = None  # vLLM context length (prompt + response); None = the model's maximum
     sync_bucket_mb: int = 256  # weight sync streams parameters in buckets of this size
     batch_size: int = 64  # HF engine: sequences generated per generate() call
+    placement: Literal["colocated", "split"] = "colocated"  # split: ranks 0..ranks-1 only generate, the rest train
+    ranks: int = 1  # placement=split: number of rollout ranks (the first `ranks` ranks of the torchrun job)
     adaptive_temperature: bool = False  # HAPO adaptive temperature sampling (algorithms.md 5.1)
     adaptive_temperature_params: dict[str, float] = field(default_factory=dict)  # HAPO sampler knobs: tau (0.05), entropy_pivot (0.8), code_compat (0/1); see rlvr/rollout/adaptive_temperature.py
 
@@ -231,6 +233,17 @@ class CheckpointConfig:
 
 
 @dataclass
+class AsyncConfig:
+    """Asynchronous off-policy training (rollout.placement=split): rollout ranks generate with the newest weights
+    they have while the learner trains; a sample is at most max_staleness policy versions behind."""
+
+    max_staleness: int = 1  # k: train on samples <= k policy versions old (0 = synchronous on split ranks)
+    partial_rollouts: bool = False  # in-flight generations continue on new weights (per-token versions)
+    segment_tokens: int = 256  # partial rollouts: tokens generated between checks for new weights
+    poll_s: float = 0.01  # how often an idle rank looks for new orders / weights / samples
+
+
+@dataclass
 class Config:
     output_dir: str = "runs/default"  # run directory: metrics.jsonl, config.yaml, checkpoints/, tb/
     max_steps: int = 100  # training steps (one rollout batch each)
@@ -246,15 +259,22 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    async_: AsyncConfig = field(default_factory=AsyncConfig, metadata={"key": "async"})  # `async:` in YAML
 
 
 # ----------------------------------------------------------------------------------------------- loading
+
+
+def _yaml_keys(cls: type) -> dict[str, str]:
+    """YAML key -> field name (a field may be spelled differently in YAML: `async` is a Python keyword)."""
+    return {f.metadata.get("key", f.name): f.name for f in dataclasses.fields(cls)}
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
     """Every dotted key of the schema (sections and leaves; under algorithm, every registered component's
     settings)."""
     keys = []
+    spelled = {v: k for k, v in _yaml_keys(cls).items()}
     for name, tp in _hints(cls).items():
         if cls is AlgorithmConfig and name == "settings":
             from rlvr.algorithms import components
@@ -265,9 +285,9 @@ def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
                     if comp.settings is not None:
                         keys += [f"{prefix}{comp.name}.{f.name}" for f in dataclasses.fields(comp.settings)]
             continue
-        keys.append(prefix + name)
+        keys.append(prefix + spelled[name])
         if dataclasses.is_dataclass(tp):
-            keys += all_keys(tp, prefix + name + ".")
+            keys += all_keys(tp, prefix + spelled[name] + ".")
     return keys
 
 
@@ -357,17 +377,17 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
 
 def _plain_from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
     hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _yaml_keys(cls)
     kwargs = {}
     for key, value in data.items():
         if key not in names:
             raise _unknown_key(prefix + str(key), cls, prefix)
-        tp = hints[key]
+        tp = hints[names[key]]
         if dataclasses.is_dataclass(tp):
             # an empty section (`rollout:`) is None; any other non-mapping (0, [], a string) is an error
-            kwargs[key] = from_dict(tp, {} if value is None else value, prefix + key + ".")
+            kwargs[names[key]] = from_dict(tp, {} if value is None else value, prefix + key + ".")
         else:
-            kwargs[key] = _check_type(prefix + key, value, tp)
+            kwargs[names[key]] = _check_type(prefix + key, value, tp)
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as e:  # a settings dataclass's own check (__post_init__)
@@ -458,6 +478,13 @@ def finalize(cfg: Config) -> Config:
         (lr.mini_batches >= 1 and r.num_prompts % lr.mini_batches == 0,
          "rollout.num_prompts must be a multiple of learner.mini_batches"),
         (cfg.max_steps >= 0, "max_steps must be >= 0"),
+        (r.placement == "colocated" or r.ranks >= 1, "rollout.ranks must be >= 1 with rollout.placement=split"),
+        (r.placement == "colocated" or r.num_prompts % r.ranks == 0,
+         "rollout.num_prompts must be a multiple of rollout.ranks (each rollout rank generates its share)"),
+        (r.placement == "colocated" or not cfg.eval.every,
+         "eval.every is not supported with rollout.placement=split yet: evaluate checkpoints with `rlvr eval`"),
+        (cfg.async_.max_staleness >= 0, "async.max_staleness must be >= 0"),
+        (cfg.async_.segment_tokens >= 1, "async.segment_tokens must be >= 1"),
         (bool(cfg.rewards), "rewards: name at least one verifier"),
     ]
     for ok, msg in checks:
@@ -483,6 +510,8 @@ def to_dict(cfg: Any) -> dict:
     """Plain nested dict; algorithm component settings appear under their names (`algorithm.<name>`), as in
     recipes, so a saved config.yaml loads back as a recipe."""
     out = dataclasses.asdict(cfg)
+    if isinstance(cfg, Config):
+        out = {f.metadata.get("key", f.name): out[f.name] for f in dataclasses.fields(cfg)}
     section = out.get("algorithm") if isinstance(cfg, Config) else out if isinstance(cfg, AlgorithmConfig) else None
     if isinstance(section, dict) and "settings" in section:
         section.update(section.pop("settings"))

@@ -64,7 +64,7 @@ class Tracker:
         self.enabled = rank == 0
         self.out = Path(cfg.output_dir)
         self.path = self.out / "metrics.jsonl"
-        self.samples_path = self.out / "samples.jsonl"
+        self.line_files = {"samples.jsonl", "versions.jsonl"}  # per-step JSONL records besides metrics
         self._file = None
         self._consistent = False  # becomes True once stale lines (from a killed run) have been cut
         self._tb = None
@@ -100,15 +100,17 @@ class Tracker:
         if self._console is not None:
             self._console.advance_to(step)
 
-    def log_samples(self, step: int, samples: list[dict]) -> None:
-        """Append a few of the step's rollouts (prompt, response, reward parts, extracted answer) to
-        output_dir/samples.jsonl: what the policy writes and how the verifiers read it."""
-        if not self.enabled or not samples:
+    def log_lines(self, name: str, step: int, rows: list[dict]) -> None:
+        """Append per-step records to output_dir/<name> (samples.jsonl: a few rollouts with their rewards and
+        extracted answers; versions.jsonl: the policy versions each group was sampled with). Cut back on resume
+        like metrics.jsonl."""
+        if not self.enabled or not rows:
             return
         if not self._consistent:
             self._truncate(lambda s: s < step)
-        with open(self.samples_path, "a", encoding="utf-8") as f:
-            f.write("".join(json.dumps({"step": int(step), **row}) + "\n" for row in samples))
+        self.line_files.add(name)
+        with open(self.out / name, "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps({"step": int(step), **row}) + "\n" for row in rows))
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
         """Append `{"step": step, **metrics}` to metrics.jsonl (fsync'ed), TensorBoard, W&B and the console."""
@@ -160,7 +162,7 @@ class Tracker:
         if self._file is not None:
             self._file.close()
             self._file = None
-        for path in (self.path, self.samples_path):
+        for path in (self.path, *(self.out / n for n in sorted(self.line_files))):
             if not path.exists():
                 continue
             kept = []

@@ -24,8 +24,7 @@ import torch
 from rlvr import checkpoint
 from rlvr.algorithms import Algorithm, GroupBuffer
 from rlvr.config import Config, ConfigError, load_config
-from rlvr.data.sampler import PromptSampler
-from rlvr.metrics import Max, Sum, combine, combine_ranks
+from rlvr.metrics import Max, Sum, combine_ranks
 from rlvr.types import Batch, Group
 
 log = logging.getLogger("rlvr.train")
@@ -47,31 +46,28 @@ def main(argv: Optional[list[str]] = None) -> None:
 def train(cfg: Config) -> dict[str, float]:
     from transformers import AutoTokenizer
 
-    from rlvr.data import load_prompts
+    from rlvr import placement
     from rlvr.learner import Learner
-    from rlvr.rewards import RewardScorer
-    from rlvr.rollout import SamplingParams, make_engine
     from rlvr.rollout.adaptive_temperature import entropy_stats
     from rlvr.tracking import Timer, Tracker
 
+    roles = placement.setup(cfg)  # split: rollout ranks only generate (rlvr/placement/split.py)
+    if roles.role == "rollout":
+        from rlvr.placement.split import run_rollout_rank
+
+        return run_rollout_rank(cfg, roles)
     algo = Algorithm(cfg.algorithm)
-    learner = Learner(cfg, algo)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
+    learner = Learner(cfg, algo)  # initialises torch.distributed among the learner ranks (gloo CPU, nccl GPU)
     rank, world = _dist_info()
-    if cfg.rollout.num_prompts % world:
-        raise ValueError(f"rollout.num_prompts={cfg.rollout.num_prompts} must be divisible by world size {world}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.path)
-    prompts = load_prompts(cfg.data, tokenizer)
-    scorer = RewardScorer(weights=cfg.rewards, cfg=cfg.reward, max_response_len=cfg.rollout.max_tokens)
-    scorer.check_golds(prompts)  # an unparseable gold is a data error now, never a free reward later
-    engine = make_engine(cfg, tokenizer, rank=rank, world_size=world)
-    sampler = PromptSampler(prompts, cfg.seed, cfg.data.shuffle, rank, world)
+    source = placement.rollout_source(cfg, roles, algo, tokenizer)
     tracker = Tracker(cfg, rank)
     tracker.write_config(cfg)
-    local_prompts = cfg.rollout.num_prompts // world
-    budget = cfg.algorithm.max_gen_batches if algo.filters else 1  # without filters one generation batch fills it
+    error: Optional[BaseException] = None
 
     try:
-        step = _resume(cfg, learner, engine, sampler, tracker, algo)
+        step, state = _resume(cfg, learner, tracker, algo)
+        source.start(learner, step, state)
         stop = _StopFlag()
         last: dict[str, float] = {}
         while step < cfg.max_steps:
@@ -79,17 +75,8 @@ def train(cfg: Config) -> dict[str, float]:
             timer = Timer()
             t0 = time.perf_counter()
 
-            # 1-3. rollout + rewards + group filters (resample until `local_prompts` groups pass them)
-            buffer, reward_metrics = GroupBuffer(target=local_prompts, keep=algo.keep_group), []
-            while not buffer.full and (budget == 0 or buffer.gen_batches < budget):
-                sampling = _sampling(cfg, SamplingParams, seed=_seed(cfg.seed, step, rank, buffer.gen_batches))
-                with timer("rollout"):
-                    groups = engine.generate(sampler.next(local_prompts), cfg.rollout.group_size, sampling)
-                with timer("reward"):
-                    reward_metrics.append(scorer.score_groups(groups))
-                buffer.add(groups)
-            groups = buffer.take()
-            engine.sleep()  # frees the KV cache for the learner on GPU; no-op elsewhere
+            # 1-3. rollout + rewards + group filters: this rank's groups for the step
+            groups, rollout_metrics = source.batch(step, timer)
 
             # 4. learner batch -> behaviour/reference log-probs (only what the components declare) -> advantages
             batch = learner.make_batch(groups)
@@ -101,41 +88,41 @@ def train(cfg: Config) -> dict[str, float]:
             with timer("update"):
                 update_metrics = learner.update(batch)
             if cfg.rollout.adaptive_temperature:  # the sampler's next temperatures follow this step's entropies
-                engine.set_entropy_stats(entropy_stats(batch.stats["old_entropy"], batch.loss_mask,
+                source.set_entropy_stats(entropy_stats(batch.stats["old_entropy"], batch.loss_mask,
                                                        cfg.rollout.adaptive_temperature_params))
 
-            # 6. push the new weights into the rollout engine
+            # 6. the new weights (version `step`) to the rollout engines
             with timer("weight_sync"):
-                engine.wake()
-                learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
+                source.sync(learner, step)
 
-            metrics = {**combine(reward_metrics), **buffer.metrics(), **_rollout_metrics(groups, batch)}
+            metrics = {**rollout_metrics, **_rollout_metrics(groups, batch)}
             metrics["perf/step_s"] = time.perf_counter() - t0
             metrics["perf/tokens_per_s"] = Sum(metrics["rollout/tokens"] / metrics["perf/step_s"])
 
             # 7. periodic eval (every rank evaluates its shard; rank 0 reports)
             if cfg.eval.every and step % cfg.eval.every == 0:
-                from rlvr.eval import run_eval
-
                 with timer("eval"):
-                    metrics.update(run_eval(engine, tokenizer, cfg, rank=rank, world_size=world))
+                    metrics.update(source.eval(step))
             metrics.update(timer.metrics())
 
             last = {**combine_ranks(metrics), **update_metrics}  # the learner's metrics are global already
             tracker.log(step, last)
-            tracker.log_samples(step, _samples(groups, batch, cfg.logging.samples))
+            tracker.log_lines("samples.jsonl", step, _samples(groups, batch, cfg.logging.samples))
+            tracker.log_lines("versions.jsonl", step, source.records())
 
             # 8. checkpoint (periodic, at the end, or on SIGTERM)
             stopping = stop.any_rank()
             if stopping or step == cfg.max_steps or (cfg.checkpoint.save_every and step % cfg.checkpoint.save_every == 0):
-                _save(cfg, step, learner, engine, sampler, tokenizer, rank, algo)
+                _save(cfg, step, learner, source, tokenizer, rank, algo)
             if stopping:
                 log.warning("SIGTERM received: saved step %d and stopping", step)
                 break
-    finally:  # release verifier workers, flush logs and free the engine even when a step raises
-        scorer.close()
+    except BaseException as e:
+        error = e
+        raise
+    finally:  # release verifier workers, rollout ranks, logs and engines even when a step raises
         tracker.close()
-        engine.close()  # last: vLLM's shutdown also tears down the default process group
+        source.close(error)
     return last
 
 
@@ -146,17 +133,6 @@ def _dist_info() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
-
-
-def _seed(seed: int, step: int, rank: int, gen_batch: int) -> int:
-    """Sampling seed derived from (run seed, step, rank, generation batch): a resumed run samples identically."""
-    return (seed * 1_000_003 + step * 10_007 + rank * 101 + gen_batch) % (2**31 - 1)
-
-
-def _sampling(cfg: Config, SamplingParams, seed: int):
-    r = cfg.rollout
-    return SamplingParams(temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, max_tokens=r.max_tokens,
-                          stop=list(r.stop), seed=seed)
 
 
 def _with_advantages(algo: Algorithm, batch: Batch) -> Batch:
@@ -217,19 +193,17 @@ class _StopFlag:
         return bool(t.item())
 
 
-def _trainer_state(step: int, sampler: PromptSampler, engine, algo: Algorithm) -> dict:
-    """Everything besides the DeepSpeed state that the next step depends on: data position, RNGs, the
-    components' persistent state and the sampler's entropy statistics (adaptive temperature)."""
-    stats = engine.entropy_stats
-    return {"step": step, "sampler": sampler.state_dict(), "rng": checkpoint.rng_state(),
-            "algorithm": algo.state_dict(), "sampler_entropy_stats": stats.to_dict() if stats is not None else None}
+def _trainer_state(step: int, source, algo: Algorithm) -> dict:
+    """Everything besides the DeepSpeed state that the next step depends on: the rollout source's position
+    (prompt streams, sampler statistics), RNGs and the components' persistent state."""
+    return {"step": step, "source": source.state_dict(), "rng": checkpoint.rng_state(),
+            "algorithm": algo.state_dict()}
 
 
-def _save(cfg: Config, step: int, learner, engine, sampler: PromptSampler, tokenizer, rank: int,
-          algo: Algorithm) -> None:
+def _save(cfg: Config, step: int, learner, source, tokenizer, rank: int, algo: Algorithm) -> None:
     def write(tmp: Path) -> None:
         learner.save_checkpoint(tmp / "deepspeed")
-        checkpoint.save_trainer_state(tmp, _trainer_state(step, sampler, engine, algo), rank)
+        checkpoint.save_trainer_state(tmp, _trainer_state(step, source, algo), rank)
         if cfg.checkpoint.export_hf:
             learner.export_hf(tmp / "hf", tokenizer)
 
@@ -241,23 +215,18 @@ def _barrier() -> None:
         torch.distributed.barrier()
 
 
-def _resume(cfg: Config, learner, engine, sampler: PromptSampler, tracker, algo: Algorithm) -> int:
+def _resume(cfg: Config, learner, tracker, algo: Algorithm) -> tuple[int, Optional[dict]]:
+    """-> (step to continue after, the source's saved state); (0, None) for a fresh run."""
     path = checkpoint.resolve_resume(cfg)
     if path is None:
-        return 0
+        return 0, None
     learner.load_checkpoint(path / "deepspeed")
     state = checkpoint.load_trainer_state(path, _dist_info()[0])
-    sampler.load_state_dict(state["sampler"])
     checkpoint.set_rng_state(state["rng"])
     algo.load_state_dict(state.get("algorithm", {}))
-    if state.get("sampler_entropy_stats"):
-        from rlvr.rollout import EntropyStats
-
-        engine.set_entropy_stats(EntropyStats(**state["sampler_entropy_stats"]))
-    learner.sync_weights(engine, cfg.rollout.sync_bucket_mb)
     tracker.resume(state["step"])
     log.info("resumed from %s at step %d", path, state["step"])
-    return state["step"]
+    return state["step"], state["source"]
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class Rollout:
     response_text: str  # detokenized response
     sampler_logprobs: list[float]  # [L] log-prob of each sampled token under the *sampler* (engine) distribution
     finish_reason: str  # "stop" (EOS / stop string) or "length" (hit max_tokens)
+    versions: list[int] = field(default_factory=list)  # [L] policy version that sampled each token (split mode)
 
     @property
     def truncated(self) -> bool:
@@ -43,6 +44,12 @@ class Group:
     acc: list[float] = field(default_factory=list)  # [G] correctness in {0, 1} (what dynamic sampling filters on)
     reward_parts: dict[str, list[float]] = field(default_factory=dict)  # name -> [G] unweighted part scores
     extracted: list[Optional[str]] = field(default_factory=list)  # [G] answer the verifier read (for logs/eval)
+
+    @property
+    def version(self) -> Optional[int]:
+        """The oldest policy version any of its tokens was sampled with (None: not recorded, colocated)."""
+        vs = [v for r in self.rollouts for v in r.versions]
+        return min(vs) if vs else None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Public API:
   describe() -> the `rlvr algorithms` listing; PRESETS.
 """
 from rlvr.algorithms import adaptive as _adaptive  # noqa: F401  (registers bapo, hapo)
+from rlvr.algorithms import offpolicy as _offpolicy  # noqa: F401  (registers decoupled, icepop, geo_seq)
 from rlvr.algorithms import regularizers as _regularizers  # noqa: F401  (registers kl, entropy_bonus)
 from rlvr.algorithms.advantages import ADVANTAGES, compute_advantages
 from rlvr.algorithms.aggregation import AGGREGATIONS

@@ -276,6 +276,9 @@ def _core_metrics(inp: TokenInputs, keep, sur, pg, total) -> dict:
         if inp.sampler_logprobs is not None:
             gap = (inp.sampler_logprobs - inp.old_logprobs).abs()  # [B, T]
             m["policy/sampler_logprob_gap"] = masked_mean(gap, inp.loss_mask)
+            log_k = (inp.old_logprobs - inp.sampler_logprobs).clamp(-20.0, 20.0)  # [B, T] log pi_old / pi_behav
+            # k3 estimate of KL(sampler || learner) on the sampler's tokens: stale or mismatched samples
+            m["policy/mismatch_kl"] = masked_mean(log_k.exp() - 1 - log_k, inp.loss_mask)
         m.update(sur.metrics)
     return m
 

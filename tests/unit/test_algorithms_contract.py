@@ -194,3 +194,52 @@ def test_unknown_declared_input_fails_when_the_algorithm_is_built(tmp_path):
     '''))
     with pytest.raises(ValueError, match="weight 'needs_magic' declares unknown input 'magic'"):
         Algorithm({"modules": [str(path)], "weights": ["needs_magic"]})
+
+
+# ----------------------------------------------------------------------------------- off-policy corrections
+
+# shared: lp_old (proximal) and lp_behav (sampler) as notes §10.7-10.9; ratio rho = 1 (on-policy update)
+PROX = torch.tensor([[-1.0, -2.1, -0.5], [-1.5, -0.35, -2.4]])
+BEHAV = torch.tensor([[-1.2, -2.0, -0.5], [-3.5, -0.3, -2.5]])
+MASK = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+ADV = torch.tensor([1.0, -0.5])
+
+
+def _offpolicy(**spec):
+    lp = PROX.clone().requires_grad_(True)
+    loss, m = token_loss(lp, PROX, ADV, MASK, sampler_logprobs=BEHAV, **spec)
+    loss.backward()
+    return loss, m, lp.grad
+
+
+def test_decoupled_ppo_masks_tokens_above_the_cap_in_the_denominator():
+    # w = exp(prox - behav) = [[1.221403, 0.904837, 1], [7.389056 (> 5: rejected), 0.951229, (1.105171 padding)]]
+    # rho = 1: per-token loss -A w -> (-1.221403 - 0.904837 - 1 + 0 + 0.5 * 0.951229) / 5 valid tokens
+    loss, m, grad = _offpolicy(weights=["decoupled"])
+    close(loss, (-1.221403 - 0.904837 - 1.0 + 0.5 * 0.951229) / 5)  # -0.530061
+    close(grad, [[-0.244281, -0.180967, -0.2], [0.0, 0.095123, 0.0]])  # -A w / 5
+    loss_t, _, _ = _offpolicy(weights=["decoupled"], decoupled={"mode": "truncate"})
+    close(loss_t, (-1.221403 - 0.904837 - 1.0 + 0.5 * 5.0 + 0.5 * 0.951229) / 5)  # rejected -> clamped at 5
+
+
+def test_icepop_keeps_the_ratio_inside_its_band_only():
+    # k = [[1.221403, 0.904837, 1], [7.389056 -> 0, 0.951229]] with [0.5, 5]; band [0.95, 5] also drops 0.904837
+    loss, _, _ = _offpolicy(weights=["icepop"], icepop={"low": 0.95, "high": 5.0})
+    close(loss, (-1.221403 - 1.0 + 0.5 * 0.951229) / 5)
+
+
+def test_geo_seq_drops_rows_by_the_geometric_mean_ratio():
+    # row 0: mean log k = (0.2 - 0.1 + 0) / 3 = 0.033333 -> g 1.033895 kept; row 1: (2.0 - 0.05) / 2 = 0.975 ->
+    # g 2.651 > 2 dropped from the loss and the denominators: loss = -(1.0 * 3) / 3 = -1
+    loss, m, grad = _offpolicy(masks=["geo_seq"])
+    close(loss, -1.0)
+    close(grad[1], [0.0, 0.0, 0.0])
+    close(m["policy/masked_frac_geo_seq"], 0.4)
+    assert Algorithm({"masks": ["geo_seq"]}).needs_old_pass()  # it shrinks the denominators: old values first
+
+
+def test_mismatch_kl_metric():
+    # k3 of log k over the 5 valid tokens: log k = [0.2, -0.1, 0, 2.0, -0.05]
+    _, m, _ = _offpolicy()
+    expected = sum(math.exp(x) - 1 - x for x in [0.2, -0.1, 0.0, 2.0, -0.05]) / 5
+    close(m["policy/mismatch_kl"], expected)

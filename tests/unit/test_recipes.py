@@ -12,7 +12,13 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "recipes" / "demo_cpu.yaml"  # the CPU demo's recipe (scripts/demo.sh), not a paper reproduction
 RECIPES = sorted(p for p in (REPO / "recipes").glob("*.yaml") if p != DEMO)
 TINY = sorted((REPO / "recipes" / "tiny").glob("*.yaml"))
-METHODS = ["grpo", "dr_grpo", "dapo", "bapo", "hapo", "clip_cov", "kl_cov", "forking_tokens", "lite_ppo"]
+METHODS = ["grpo", "dr_grpo", "dapo", "bapo", "hapo", "clip_cov", "kl_cov", "forking_tokens", "lite_ppo",
+           "bapo_async", "dapo_async"]
+
+
+def preset_of(path: Path) -> str:
+    """The preset a recipe is named after (`*_async` recipes run their method's preset asynchronously)."""
+    return path.stem.removesuffix("_async")
 
 
 def test_every_method_has_a_recipe_and_a_tiny_variant():
@@ -23,7 +29,9 @@ def test_every_method_has_a_recipe_and_a_tiny_variant():
 @pytest.mark.parametrize("path", RECIPES + TINY, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_recipe_loads(path):
     cfg = load_config(path)
-    assert cfg.algorithm.preset == path.stem  # each recipe applies the preset it is named after
+    assert cfg.algorithm.preset == preset_of(path)  # each recipe applies the preset it is named after
+    if path.stem.endswith("_async"):
+        assert cfg.rollout.placement == "split" and cfg.async_.max_staleness >= 1
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
@@ -55,7 +63,7 @@ def test_tiny_recipe_keeps_the_algorithm_of_its_base(path):
     """The tiny variant changes scale, never the method: every algorithm key equals the full recipe's, except
     the number of generation batches (a cost knob) and the L_max that follows the response budget."""
     raw = read_recipe(path)
-    assert raw["algorithm"]["preset"] == path.stem
+    assert raw["algorithm"]["preset"] == preset_of(path)
     tiny, full = (to_dict(load_config(p))["algorithm"] for p in (path, REPO / "recipes" / path.name))
     for section in (tiny, full):
         section.pop("max_gen_batches")
