@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from rlvr.rewards.pool import VerifierPool, shared_pool
-from rlvr.rewards.registry import VERIFIERS, Verdict, is_inline, load_builtins, load_modules, to_verdict
+from rlvr.rewards.registry import VERIFIERS, Verdict, is_inline, load_builtins, load_modules, preflight, to_verdict
 from rlvr.rewards.shaping import overlong_penalty
 
 if TYPE_CHECKING:  # rlvr.types imports torch; pool workers import this package and must stay light
@@ -40,6 +40,7 @@ class RewardScorer:
         load_modules(self.cfg.modules)
         for name in self.weights:
             VERIFIERS.get(name)  # unknown name -> KeyError listing the known verifiers
+            preflight(name)  # e.g. code verifiers: bubblewrap missing -> SandboxUnavailable, before any rollout
         self.pool: Optional[VerifierPool] = None  # started now if any part runs in workers, else on check_golds
         if not all(is_inline(name) for name in self.weights):
             self.pool = self._pool()
