@@ -1,11 +1,13 @@
-"""Equivalent forms math-verify does not equate, rewritten into one it does (applied to gold and answer alike).
+"""Equivalent forms math-verify does not equate, rewritten into one it does (gold and answer alike).
 
-  * repeating decimals -> exact fractions: `0.\\overline{3}`, `0.1\\dot{6}`, `0.\\dot{1}\\dot{8}` anywhere; as a whole
-    answer also `0.(3)` and `0.333\\ldots` / `0.1666...` (shortest period repeated at least twice);
-  * one-variable inequalities -> the interval they describe: `x \\le 2` -> `(-\\infty, 2]`, `2 < x \\le 5` -> `(2, 5]`,
-    `x < 1 \\text{ or } x > 3` -> a union; `x \\in S` -> `S`; `\\mathbb{R}` -> `(-\\infty, \\infty)`;
-  * constants in other notations: `\\mathrm{i}` / `\\text{i}` / `\\operatorname{i}` / `\\imath` -> `i` (math.py reads `i`
-    as the imaginary unit), `\\mathrm{e}` -> `e`, `\\uppi` / `\\mathrm{\\pi}` -> `\\pi`, `\\infin` / `+\\infty` -> `\\infty`.
+  * repeating decimals -> exact fractions: `0.\\overline{3}`, `0.1\\dot{6}`, `0.\\dot{1}\\dot{8}` anywhere;
+    as a whole answer also `0.(3)` and `0.333\\ldots` / `0.1666...` (shortest period, repeated twice);
+  * one-variable inequalities -> the interval they describe: `x \\le 2` -> `(-\\infty, 2]`,
+    `2 < x \\le 5` -> `(2, 5]`, `x < 1 \\text{ or } x > 3` -> a union; `x \\in S` -> `S`;
+    `\\mathbb{R}` -> `(-\\infty, \\infty)`;
+  * constants in other notations: `\\mathrm{i}` / `\\text{i}` / `\\operatorname{i}` / `\\imath` -> `i`
+    (math.py reads `i` as the imaginary unit), `\\mathrm{e}` -> `e`, `\\uppi` / `\\mathrm{\\pi}` -> `\\pi`,
+    `\\infin` / `+\\infty` -> `\\infty`.
 Every rewrite is a bounded regex or a split of an at most 1000-character answer: linear time.
 """
 from __future__ import annotations

@@ -9,8 +9,8 @@ pass), so no well-formed answer is lost to the deadline however it is padded or 
     constants and imaginary units in other notations).
 Also covers what math-verify 0.9 gets wrong or lacks (each case has an accept and a reject test in
 tests/unit/test_rewards_normalize.py): e-notation (`4.5e33` parses as 4.5·e·33 with Euler's e), thousands
-separators (`1\\,000` parses as 1·0), `\\varnothing`, unicode math (`√`, `°`, `π`, `−`), python-ish Minerva golds
-(`-1./3`, `np.arcsin`), trailing text units, multiple-choice letters (`\\textbf{(C)}`), AIME leading zeros.
+separators (`1\\,000` parses as 1·0), `\\varnothing`, unicode math (`√`, `°`, `π`, `−`), python-ish Minerva
+golds (`-1./3`, `np.arcsin`), trailing text units, multiple-choice letters (`\\textbf{(C)}`), AIME leading zeros.
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def strip_groups(s: str) -> str:
                 a, b = i + 1 + (s[i + 1] == " "), j - 1 - (s[j - 1] == " ")
                 if s[i] == "(" and s[j] == ")" and s[a] == "(" and pairs.get(a) == b and s[b] == ")":
                     drop.update((i, j))
-            s = "".join(c for n, c in enumerate(s) if n not in drop)
+            s = " ".join("".join(c for n, c in enumerate(s) if n not in drop).split())
     return s
 
 

@@ -84,8 +84,9 @@ def main() -> None:
     t_plain = time.perf_counter() - t0
     print(f"# hard set: {len(cases)} cases ({HARD.relative_to(REPO)}); rlvr {t_ours:.1f}s, plain {t_plain:.1f}s")
     table(cases, ours, plain)
-    for batch, pick in (("batch 1 (written with the normaliser)", False), ("batch 2 (written blind)", True)):
-        idx = [i for i, c in enumerate(cases) if ("[batch 2]" in c["why"]) == pick]
+    for batch, tag in (("batch 1 (written with the normaliser)", ""), ("batch 2 (written blind)", "[batch 2]"),
+                       ("batch 3 (written blind, after)", "[batch 3]")):
+        idx = [i for i, c in enumerate(cases) if (tag in c["why"] if tag else "[batch" not in c["why"])]
         print(f"{batch:<40} n={len(idx)}: rlvr {sum(ours[i] for i in idx) / len(idx):.1%}, "
               f"plain {sum(plain[i] for i in idx) / len(idx):.1%}")
     if args.show_misses:
