@@ -71,6 +71,21 @@ class RolloutConfig:
 
 
 @dataclass
+class CodeRewardConfig:
+    """Settings of the sandboxed code verifiers (code_stdout, code_tests; rlvr/rewards/sandbox.py)."""
+
+    pass_mode: Literal["all", "fraction"] = "all"  # code_tests: 1 only if every case passes, or the passed fraction
+    budget_s: float = 0.0  # code_tests: stop starting new cases after this long (0 = no budget; < reward.timeout_s)
+    wall_s: float = 5.0  # wall-clock limit of one sandboxed run (its whole process tree is killed)
+    cpu_s: int = 5  # CPU seconds per process
+    memory_mb: int = 512  # address space per process
+    file_mb: int = 16  # largest file it may write (stdout / stderr included)
+    disk_mb: int = 32  # size of its throwaway working directory (memory-backed)
+    processes: int = 16  # processes and threads inside the sandbox
+    interpreter: str = ""  # Python to run the code with ("" = this Python's base interpreter)
+
+
+@dataclass
 class RewardConfig:
     modules: list[str] = field(default_factory=list)  # extra verifier files (path.py) or module names to import
     timeout_s: float = 5.0  # hard wall-clock deadline per item, enforced by the parent process
@@ -81,6 +96,7 @@ class RewardConfig:
     overlong_penalty: float = 1.0  # DAPO: penalty at the hard limit (linear ramp inside the buffer)
     worker_memory_mb: int = 4096  # address-space limit (RLIMIT_AS) of each verifier worker; 0 = none
     start_method: Literal["forkserver", "spawn"] = "forkserver"  # verifier workers never fork the trainer
+    code: CodeRewardConfig = field(default_factory=CodeRewardConfig)  # sandboxed code verifiers
 
 
 @dataclass

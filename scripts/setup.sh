@@ -7,6 +7,16 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then HW=gpu; else HW=cpu; fi
 STAMP=.venv/.rlvr-setup-$HW-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+# bubblewrap sandboxes model-written code (code_stdout / code_tests verifiers); they refuse to run without it.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing bubblewrap (sandbox for model-written code)"
+    apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }
+  else
+    echo "[setup] note: bubblewrap (bwrap) is not installed; the code verifiers (code_stdout, code_tests) will refuse" \
+         "to run until it is: sudo apt-get install -y bubblewrap  (or: sudo dnf install bubblewrap)" >&2
+  fi
+fi
 if [ -f "$STAMP" ]; then exit 0; fi
 echo "[setup] installing into .venv ($HW machine; first run takes a few minutes)"
 .venv/bin/python -m pip install -q --upgrade pip

@@ -29,7 +29,8 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "minerva": ("minerva_math.jsonl", ("answer_mv", "answer")),
 }
 # Bundled RL training prompts (train/SOURCES.md: provenance, sha256): `data.train_files: [gsm8k_train]`.
-TRAIN_SETS: dict[str, str] = {"gsm8k_train": "gsm8k_train.jsonl", "math_train": "math_train.jsonl"}
+TRAIN_SETS: dict[str, str] = {"gsm8k_train": "gsm8k_train.jsonl", "math_train": "math_train.jsonl",
+                              "code_demo": "code_demo.jsonl"}  # code_demo: stdin/stdout tasks for `code_tests`
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 AnswerKey = Union[str, Sequence[str]]

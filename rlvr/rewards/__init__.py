@@ -3,7 +3,8 @@
     from rlvr.rewards import RewardScorer, register_verifier, verify_math_batch, math_equivalent_batch, Verdict
 
 Built-in verifiers: `math` (math-verify + our extraction/normalization, rlvr/rewards/math.py), `format`
-(`<think>` block then an answer), and the worked examples `regex` and `code_stdout` (rlvr/rewards/examples.py).
+(`<think>` block then an answer), `code_stdout` / `code_tests` (model code in a bubblewrap sandbox,
+rlvr/rewards/code.py) and the worked example `regex` (rlvr/rewards/examples.py).
 Importing this package is cheap (no torch, sympy or math-verify); workers import math-verify.
 """
 from rlvr.rewards.extract import extract_answer

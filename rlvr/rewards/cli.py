@@ -48,14 +48,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"rlvr verify: {e}")
 
     from rlvr.rewards.pool import VerifierPool
-    from rlvr.rewards.registry import VERIFIERS, load_builtins, load_modules
+    from rlvr.rewards.registry import VERIFIERS, load_builtins, load_modules, preflight
 
     load_builtins()
     load_modules(args.modules)
     try:
         VERIFIERS.get(args.reward)
+        preflight(args.reward)
     except KeyError as e:
         sys.exit(f"rlvr verify: {e.args[0]}")
+    except RuntimeError as e:  # SandboxUnavailable: say why and how to install, score nothing
+        sys.exit(f"rlvr verify: {e}")
     tasks = [(args.reward, str(r["response"]), str(r["answer"]), {"truncated": r.get("finish_reason") == "length"})
              for r in rows]
     t0, verdicts = time.monotonic(), []

@@ -9,12 +9,12 @@ A verifier gets the response text, the prompt's gold `answer` and keyword metada
 `task`, `correct_reward`, `incorrect_reward`; take `**meta`). It returns a float, or a dict with `score` and
 optionally `correct` (bool) and `extracted` (what it read). It runs in the verifier pool: if it raises, hangs
 or kills its process, that item scores 0 and is counted in `reward/errors` / `reward/timeouts`.
+A verifier that runs model-written code must use the sandbox: see `code_stdout` / `code_tests` in
+rlvr/rewards/code.py and `run_python` in rlvr/rewards/sandbox.py.
 """
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 from rlvr.rewards.registry import register_verifier
 
@@ -26,20 +26,3 @@ def regex_answer(response: str, answer: str, **meta) -> dict:
     got = found[-1].strip().rstrip(".") if found else None
     ok = got is not None and got.lower() == answer.strip().lower()
     return {"score": 1.0 if ok else 0.0, "correct": ok, "extracted": got}
-
-
-@register_verifier("code_stdout")
-def code_stdout(response: str, answer: str, timeout_s: float = 3.0, **meta) -> dict:
-    """Run the last ```python block in a fresh interpreter; 1.0 when its stdout equals the gold.
-    The subprocess has its own timeout; the pool's deadline still bounds the whole call."""
-    blocks = re.findall(r"```(?:python|py)?\n(.*?)```", response, re.DOTALL)
-    if not blocks:
-        return {"score": 0.0, "correct": False, "extracted": None}
-    try:
-        run = subprocess.run([sys.executable, "-I", "-c", blocks[-1]], capture_output=True, text=True,
-                             timeout=timeout_s)
-        out = run.stdout.strip()
-    except subprocess.TimeoutExpired:
-        out = None
-    ok = out is not None and out == answer.strip()
-    return {"score": 1.0 if ok else 0.0, "correct": ok, "extracted": out}

@@ -6,11 +6,12 @@ only work in the main thread, take whole seconds and raise a BaseException; the 
 """
 from __future__ import annotations
 
+import cmath
 import functools
 import logging
 from typing import Any, Optional
 
-from rlvr.rewards.extract import extract_answer
+from rlvr.rewards.extract import extract_alternatives, extract_answer
 from rlvr.rewards.normalize import choice_letter, normalize_answer, unwrap_text
 from rlvr.rewards.registry import register_verifier
 
@@ -29,12 +30,30 @@ def _configs():
 
 def parse_answer(span: str) -> list:
     """math-verify parse of one answer span (already extracted), after our normalization. [] = unparseable."""
+    return _parse_normalized(normalize_answer(span))
+
+
+def _parse_normalized(norm: str) -> list:
     from math_verify import parse
 
-    norm = normalize_answer(span)
     if not norm:
         return []
-    return parse("\\boxed{" + norm + "}", extraction_config=_configs(), parsing_timeout=None)
+    return [_imaginary_unit(x) for x in parse("\\boxed{" + norm + "}", extraction_config=_configs(),
+                                                parsing_timeout=None)]
+
+
+def _imaginary_unit(x: Any) -> Any:
+    """math-verify reads `i` as a plain symbol; in a final answer it is the imaginary unit (`(1+i)^2 = 2i`,
+    `e^{i\\pi} = -1`, `\\sqrt{-1} = i`), so it becomes sympy's I."""
+    import sympy
+
+    if not isinstance(x, sympy.Basic):
+        return x
+    unit = {s: sympy.I for s in x.free_symbols if getattr(s, "name", None) == "i"}
+    try:
+        return x.xreplace(unit) if unit else x
+    except (TypeError, ValueError):  # e.g. an inequality that would compare with I: keep the symbol
+        return x
 
 
 @functools.lru_cache(maxsize=8192)
@@ -60,6 +79,8 @@ def _numbers_agree(gold: Any, pred: Any) -> bool:
         a, b = complex(sympy.N(gold, 30)), complex(sympy.N(pred, 30))
     except (TypeError, ValueError, OverflowError):
         return True  # not a finite number; math-verify's symbolic verdict stands
+    if not all(map(cmath.isfinite, (a, b))):
+        return True  # oo == oo: nothing to veto
     scale = max(abs(a), abs(b))
     return scale == 0 or abs(a - b) <= REL_TOL * scale
 
@@ -76,21 +97,32 @@ def equivalent(gold: tuple | list, pred: list) -> bool:
 
 
 def grade(extracted: Optional[str], answer: str) -> bool:
-    """Is the extracted answer span equivalent to the gold answer string?"""
+    """Is the extracted answer span equivalent to the gold answer string? Identical normal forms are equal without
+    parsing (so `10^{10^{10}}` vs itself is never evaluated); `p%` counts as p and as p/100 (`50\\%` is right for
+    a gold of 50 and of 0.5, and `0.5` for a gold of `50\\%`)."""
     if extracted is None:
         return False
     letter = _gold_choice(answer)
     if letter is not None:
         return choice_letter(extracted) == letter
-    return equivalent(parse_gold(answer), parse_answer(extracted))
+    pred, gold = normalize_answer(extracted), normalize_answer(answer)
+    if pred and pred == gold:
+        return True
+    if equivalent(parse_gold(answer), _parse_normalized(pred)):
+        return True
+    if "%" in extracted and equivalent(parse_gold(answer), _parse_normalized(f"\\frac{{{pred}}}{{100}}")):
+        return True
+    return "%" in answer and equivalent(parse_gold(f"\\frac{{{gold}}}{{100}}"), _parse_normalized(pred))
 
 
 @register_verifier("math")
 def math_verifier(response: str, answer: str, correct_reward: float = 1.0, incorrect_reward: float = 0.0,
                   **meta: Any) -> dict:
-    """Correct_reward if the response's declared final answer equals the gold, else incorrect_reward."""
-    extracted = extract_answer(response)
-    ok = grade(extracted, answer)
+    """Correct_reward if the response's declared final answer equals the gold, else incorrect_reward. A hedge
+    between boxes is right only when every alternative is (so hedging never pays)."""
+    alts = extract_alternatives(response)
+    ok = bool(alts) and all(grade(a, answer) for a in alts)
+    extracted = None if not alts else alts[0] if len(alts) == 1 else " or ".join(alts)
     return {"score": correct_reward if ok else incorrect_reward, "correct": ok, "extracted": extracted}
 
 

@@ -50,7 +50,7 @@ def _worker_main(conn: Connection, modules: list[str], memory_mb: int) -> None:
         name, response, answer, meta = task
         try:
             v = to_verdict(VERIFIERS.get(name)(response, answer, **meta))
-            reply = ("ok", v.score, v.correct, v.extracted)
+            reply = ("ok", v.score, v.correct, v.extracted, v.status)
         except BaseException as e:  # noqa: B036 -- SystemExit / math-verify's TimeoutException are BaseExceptions
             reply = ("error", f"{type(e).__name__}: {str(e)[:300]}")
         conn.send(reply)
@@ -105,10 +105,10 @@ class VerifierPool:
         out: list[Optional[Verdict]] = [None] * len(tasks)
         pending, done = deque(range(len(tasks))), 0
 
-        def finish(i: int, v: Verdict) -> None:
+        def finish(i: int, v: Verdict, warn: bool = True) -> None:
             nonlocal done
             out[i], done = v, done + 1
-            if v.status != "ok":
+            if v.status != "ok" and warn:  # a status the verifier chose itself is its verdict, not a failure
                 log.warning("verifier %s %s on prompt %s: %s", tasks[i][0], v.status,
                             tasks[i][3].get("prompt_id", i), v.extracted)
             if progress:
@@ -147,7 +147,7 @@ class VerifierPool:
             else:
                 i, w.item = w.item, None
                 if msg[0] == "ok":
-                    finish(i, Verdict(msg[1], msg[2], msg[3], "ok"))
+                    finish(i, Verdict(msg[1], msg[2], msg[3], msg[4]), warn=False)
                 else:
                     self.errors += 1
                     finish(i, Verdict(0.0, False, msg[1], "error"))

@@ -9,11 +9,13 @@ acc     = math correctness when `math` is a part, else (weighted parts) > 0  (wh
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from rlvr.rewards.pool import VerifierPool, shared_pool
-from rlvr.rewards.registry import VERIFIERS, Verdict, is_inline, load_builtins, load_modules, to_verdict
+from rlvr.rewards.registry import VERIFIERS, Verdict, is_inline, load_builtins, load_modules, preflight, to_verdict
 from rlvr.rewards.shaping import overlong_penalty
 
 if TYPE_CHECKING:  # rlvr.types imports torch; pool workers import this package and must stay light
@@ -36,10 +38,12 @@ class RewardScorer:
 
         self.cfg = cfg or RewardConfig()
         self.weights, self.max_response_len = dict(weights), max_response_len
+        self.code = dataclasses.asdict(self.cfg.code)  # the sandbox limits, for the code verifiers
         load_builtins()
         load_modules(self.cfg.modules)
         for name in self.weights:
             VERIFIERS.get(name)  # unknown name -> KeyError listing the known verifiers
+            preflight(name)  # e.g. code verifiers: bubblewrap missing -> SandboxUnavailable, before any rollout
         self.pool: Optional[VerifierPool] = None  # started now if any part runs in workers, else on check_golds
         if not all(is_inline(name) for name in self.weights):
             self.pool = self._pool()
@@ -52,7 +56,8 @@ class RewardScorer:
 
     def _meta(self, prompt: "Prompt", truncated: bool) -> dict:
         return {"truncated": truncated, "prompt_id": prompt.id, "task": prompt.task,
-                "correct_reward": self.cfg.correct_reward, "incorrect_reward": self.cfg.incorrect_reward}
+                "correct_reward": self.cfg.correct_reward, "incorrect_reward": self.cfg.incorrect_reward,
+                **self.code}
 
     def _verdicts(self, groups: Sequence["Group"]) -> dict[tuple[int, int, str], Verdict]:
         """One Verdict per (group, rollout, part); pooled parts go through the pool in one batch."""

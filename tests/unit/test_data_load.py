@@ -89,9 +89,9 @@ def test_bundled_sets_match_their_recorded_sha256():
     # benchmarks/SOURCES.md lists the first 16 hex digits of each file's sha256; train/SOURCES.md the full digest
     expected = {"aime24": "6e142d008b1e2dbb", "aime25": "fb2e32c3e57f8287", "math500": "2949c2a34b922e4e",
                 "amc23": "c41465b80619bf45", "gsm8k": "9f1392f23a84c40c", "minerva": "110b74263317abc7",
-                "gsm8k_train": "33cf5f12b240eb86", "math_train": "5bfb07e77479cc05"}
+                "gsm8k_train": "33cf5f12b240eb86", "math_train": "5bfb07e77479cc05", "code_demo": "7b09afe35ac5375f"}
     counts = {"aime24": 30, "aime25": 30, "math500": 500, "amc23": 40, "gsm8k": 1319, "minerva": 272,
-              "gsm8k_train": 7473, "math_train": 7472}
+              "gsm8k_train": 7473, "math_train": 7472, "code_demo": 8}
     assert set(BENCHMARKS) | set(TRAIN_SETS) == set(expected)
     train_sources = (bundled_path("gsm8k_train").parent / "SOURCES.md").read_text()
     for name, prefix in expected.items():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.rewards.extract import extract_answer, last_boxed, strip_thinking
+from rlvr.rewards.extract import extract_alternatives, extract_answer, last_boxed, strip_thinking
 
 
 @pytest.mark.parametrize("response, expected", [
@@ -18,6 +18,11 @@ from rlvr.rewards.extract import extract_answer, last_boxed, strip_thinking
     ("\\boxed 7 is it", "7"),
     ("\\boxed{\\frac{1}{2}} and {braces}", "\\frac{1}{2}"),
     ("\\boxed{a \\{1\\} b}", "a \\{1\\} b"),
+    # boxes separated only by separators form one answer; the same box twice is one answer; a hedge is none
+    ("The roots are \\boxed{2}, \\boxed{3}.", "2, 3"), ("$x=\\boxed{1}$ and $y=\\boxed{2}$", "1, 2"),
+    ("\\boxed{5}\\boxed{5}", "5"), ("\\boxed{2} or \\boxed{3}", None), ("\\boxed{2}, or maybe \\boxed{3}", None),
+    ("\\boxed{2}. Wait, I redid it: \\boxed{3}", "3"), ("\\boxed{\\boxed{5}}", "\\boxed{5}"),
+    ("\\boxed{1} " + "x" * 100 + " \\boxed{2}", "2"),  # far apart: separate statements
     # an unclosed last box (truncated response) gives no answer, even after a closed one
     ("\\boxed{2} hmm, actually \\boxed{\\frac{3}{", None),
     ("\\boxed{}", None),
@@ -31,6 +36,9 @@ from rlvr.rewards.extract import extract_answer, last_boxed, strip_thinking
     ("work...\nAnswer: 9", "9"),
     ("48/2 = 24\n#### 72", "72"),
     ("the final answer is 1\nbut then the answer is 2", "2"),  # last phrase
+    ("**Final Answer:** 42", "42"), ("Answer: **1,024**.", "1,024"), ("**Final answer**: 9", "9"),  # markdown
+    ("Final Answer: The final answer is $6$. I hope it is correct.", "6"),  # Minerva template
+    ("The final answer is 7,000. I hope it is correct.", "7,000"), ("The answer is $\\$1,250$.", "\\$1,250"),
     # no marker: never fall back to the last number (it is usually copied from the question)
     ("She had 48 clips and sold half, so 48 + 24 = 72", None),
     ("", None),
@@ -51,3 +59,12 @@ def test_long_and_deep_inputs_are_linear():
     deep = "\\boxed{" + "{" * 50 + "1" + "}" * 50 + "}"
     assert extract_answer(deep) == "{" * 50 + "1" + "}" * 50
     assert extract_answer("\\boxed{" + "x" * 5000 + "}") is None  # degenerate "answer" (> MAX_ANSWER_CHARS)
+
+
+def test_hedge_alternatives():
+    assert extract_alternatives("\\boxed{2} or maybe \\boxed{3}") == ["2", "3"]
+    assert extract_alternatives("\\boxed{1}, \\boxed{2} or \\boxed{3}") == ["1, 2", "3"]
+    assert extract_alternatives("\\boxed{4} or \\boxed{4}") == ["4"]  # the same answer twice is no hedge
+    assert extract_alternatives("\\boxed{2}, \\boxed{3}") == ["2, 3"]
+    assert extract_alternatives("no answer") is None
+    assert extract_answer("\\boxed{" + " " * 50_000 + "5" + " " * 50_000 + "}") == "5"  # padding is not length
