@@ -1,19 +1,21 @@
-"""STEER — Stabilizing Token-level Entropy-changE via Reweighting ("Rethinking Entropy Interventions in RLVR: An
-Entropy Change Perspective", Hao et al., arXiv 2510.10150).
+"""STEER — Stabilizing Token-level Entropy-changE via Reweighting ("Rethinking Entropy Interventions in
+RLVR: An Entropy Change Perspective", Hao et al., arXiv 2510.10150).
 
-A policy-gradient step on token y changes the entropy by about Omega = (A / p_old) p (1 - p) (log p + H): tokens
-with a large predicted entropy change get a smaller weight, so no few tokens swing the entropy:
+A policy-gradient step on token y changes the entropy by about Omega = (A / p_old) p (1 - p) (log p
++ H): tokens with a large predicted entropy change get a smaller weight, so no few tokens swing the
+entropy:
 
-    u = |Omega|, Omega = (A / p_old) * p (1 - p) * (log p + H_old)       p = current prob of the sampled token
-    linear: w = w_max - (u - u_min) / (u_max - u_min) (w_max - w_min)    (u_max = u_min: w = (w_min + w_max) / 2)
+    u = |Omega|, Omega = (A / p_old) * p (1 - p) * (log p + H_old)   p: current prob of the token
+    linear: w = w_max - (u - u_min) / (u_max - u_min) (w_max - w_min)   (u_max = u_min: the middle)
     exp:    w = clamp(exp(-k u), w_min, 1), k = -ln(w_min) / max(u_max, 0.02)
 
-The weight multiplies the PPO-clip term (dual clip) token by token; the token-mean denominator stays the valid
-token count. As code (`zz-haooo/STEER` b31df71, `core_algos.compute_token_weights`): p clamped to [1e-8, 1 - 1e-8],
-p_old to [1e-8, 1], a non-finite Omega counts as 0, H_old is the old pass's full-vocabulary entropy.
-Code vs paper: the code computes p (1 - p) where a variable name suggests p (1 - p)^2 was once considered; it
-uses the current p (detached) in p (1 - p) and log p, the old one only in A / p_old. Scope: u_min / u_max over
-the valid tokens of the micro-batch given to token_loss (the authors ran 8 responses per GPU micro-batch).
+The weight multiplies the PPO-clip term (dual clip) token by token; the token-mean denominator stays
+the valid token count. As code (`zz-haooo/STEER` b31df71, `core_algos.compute_token_weights`): p
+clamped to [1e-8, 1 - 1e-8], p_old to [1e-8, 1], a non-finite Omega counts as 0, H_old is the old
+pass's full-vocabulary entropy. Code vs paper: the code computes p (1 - p) where a variable name
+suggests p (1 - p)^2 was once considered; it uses the current p (detached) in p (1 - p) and log p,
+the old one only in A / p_old. Scope: u_min / u_max over the valid tokens of the micro-batch given
+to token_loss (the authors ran 8 responses per GPU micro-batch).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from rlvr.algorithms.inputs import TokenInputs
 
 @dataclass
 class SteerSettings:
-    mapping: Literal["linear", "exp"] = "linear"  # |Omega| -> weight map (run_linear.sh | run_exp.sh)
+    mapping: Literal["linear", "exp"] = "linear"  # |Omega| -> weight (run_linear.sh | run_exp.sh)
     w_min: float = 0.8  # weight of the largest |Omega|
     w_max: float = 1.2  # linear: weight of the smallest |Omega| (the exp map caps at 1)
     floor: float = 0.02  # exp: k = -ln(w_min) / max(u_max, floor) (the code's constant)
@@ -40,7 +42,7 @@ class SteerSettings:
 
 
 def entropy_change(inp: TokenInputs) -> torch.Tensor:
-    """|Omega| [B, T], the first-order entropy change of a PG step on each sampled token (detached)."""
+    """|Omega| [B, T]: first-order entropy change of a PG step on each sampled token (detached)."""
     with torch.no_grad():
         p = inp.logprobs.detach().exp().clamp(1e-8, 1 - 1e-8)  # [B, T]
         p_old = inp.old_logprobs.exp().clamp(1e-8, 1.0)  # [B, T]
@@ -52,7 +54,7 @@ def entropy_change(inp: TokenInputs) -> torch.Tensor:
 @register_weight("steer", SteerSettings, inputs=["old_entropy"],
                  paper="STEER, Rethinking Entropy Interventions in RLVR, arXiv 2510.10150")
 def steer(inp: TokenInputs, s: SteerSettings, keep: torch.Tensor) -> torch.Tensor:
-    """Per-token weight from |Omega| (module docstring), min / max over the micro-batch's loss tokens."""
+    """Per-token weight from |Omega| (module docstring), min / max over the micro-batch."""
     u = entropy_change(inp)  # [B, T]
     if not keep.any():
         return torch.zeros_like(u)
