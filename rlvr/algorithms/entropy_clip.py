@@ -81,15 +81,16 @@ class ClipBSettings:
                paper="Clip_B, On the Entropy Dynamics in RFT of LLMs, arXiv 2602.03392")
 def clip_b(valid: torch.Tensor, inp: TokenInputs, s: ClipBSettings) -> torch.Tensor:
     """Keep A >= 0 tokens and A < 0 ones with S - mean(S) >= -mu std(S) (statistics on `valid`)."""
-    lp = inp.old_logprobs if s.logprobs == "old" else inp.need("sampler_logprobs", "mask clip_b")
+    lp = inp.need("old_logprobs" if s.logprobs == "old" else "sampler_logprobs", "mask clip_b")
     ent = inp.need("old_entropy", "mask clip_b")
-    if lp is None or not valid.any():
+    a = inp.need("advantages", "mask clip_b")
+    if not valid.any():
         return valid
     disc = discriminator(lp.float(), ent.float())  # [B, T]
     mean, std = _pop_stats(disc, valid)
     if std < 1e-12:
         return valid
-    drop = (inp.advantages < 0) & (disc - mean < -s.mu * std)  # [B, T]
+    drop = (a < 0) & (disc - mean < -s.mu * std)  # [B, T]
     return valid & ~drop
 
 
@@ -109,15 +110,16 @@ class ClipVSettings:
                paper="Clip_V, On the Entropy Dynamics in RFT of LLMs, arXiv 2602.03392")
 def clip_v(valid: torch.Tensor, inp: TokenInputs, s: ClipVSettings) -> torch.Tensor:
     """Clip_V's one-sided test on D = E_pi[S] - S with Trinity's cap on the dropped fraction."""
+    old = inp.need("old_logprobs", "mask clip_v").float()
     ent = inp.need("old_entropy", "mask clip_v").float()
     exp_s = inp.need("old_expected_disc", "mask clip_v").float()
-    if inp.old_logprobs is None or not valid.any():
+    a = inp.need("advantages", "mask clip_v")
+    if not valid.any():
         return valid
-    d = exp_s - discriminator(inp.old_logprobs.float(), ent)  # [B, T]
+    d = exp_s - discriminator(old, ent)  # [B, T]
     _, std = _pop_stats(d, valid)
     if std < 1e-12:
         return valid
-    a = inp.advantages
     viol = valid & (a <= 0) & (d > s.mu * std)  # [B, T]
     n = int(valid.sum())
     cap = max(int(s.max_frac * n), 1)

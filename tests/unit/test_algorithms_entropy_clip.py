@@ -96,3 +96,11 @@ def test_denominators_are_counted_before_the_update():
     algo = Algorithm({"masks": ["clip_v"]})
     assert algo.needs_old_pass() and set(algo.logit_stats("old")) == {"old_expected_disc"}
     assert not algo.logit_stats("current")
+
+
+def test_counting_without_the_pre_update_inputs_is_an_error():
+    # token_loss falls back to the current log-probs when old ones are missing; counting cannot, so it must say so
+    with pytest.raises(ValueError, match="old_logprobs"):
+        step_normalizers(MASK, advantages=ADV, old_entropy=H, masks=["clip_b"])
+    with pytest.raises(ValueError, match="advantages"):
+        step_normalizers(MASK, old_logprobs=OLD, old_entropy=H, masks=["clip_v"], inputs={"old_expected_disc": E_S})
