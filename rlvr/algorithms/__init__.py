@@ -13,6 +13,12 @@ Public API:
 from rlvr.algorithms import adaptive as _adaptive  # noqa: F401  (registers bapo, hapo)
 from rlvr.algorithms import offpolicy as _offpolicy  # noqa: F401  (registers decoupled, icepop, geo_seq)
 from rlvr.algorithms import regularizers as _regularizers  # noqa: F401  (registers kl, entropy_bonus)
+from rlvr.algorithms import cispo as _cispo  # noqa: F401  (registers cispo)
+from rlvr.algorithms import entropy_adv as _entropy_adv  # noqa: F401  (registers entropy_adv)
+from rlvr.algorithms import entropy_clip as _entropy_clip  # noqa: F401  (registers clip_b, clip_v)
+from rlvr.algorithms import lp_reg as _lp_reg  # noqa: F401  (registers lp_reg)
+from rlvr.algorithms import siren as _siren  # noqa: F401  (registers siren)
+from rlvr.algorithms import steer as _steer  # noqa: F401  (registers steer)
 from rlvr.algorithms.advantages import ADVANTAGES, compute_advantages
 from rlvr.algorithms.aggregation import AGGREGATIONS
 from rlvr.algorithms.components import (REGISTRIES, Component, LogitStat, describe, load_modules,

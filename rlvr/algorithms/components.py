@@ -200,7 +200,9 @@ def register_regularizer(name: str, settings: Optional[type] = None, *, inputs: 
                          paper: str = "", stats: Sequence[LogitStat] = ()) -> Callable:
     """Register `fn(inp, s, keep [B, T]) -> [B, T] per-token term (aggregated like the loss) or a 0-dim term`,
     optionally returned as `(term, metrics)`, as regularizer `name`. The term is added to the loss as is: it
-    carries its own coefficient (a setting)."""
+    carries its own coefficient (a setting). A 0-dim term must be this micro-batch's additive share of the
+    step's term (the shares of all micro-batches and ranks are summed); `inp.num_seqs` is the step's
+    sequence count (None: this micro-batch is the whole step)."""
     return _register("regularizer", name, settings, inputs=inputs, paper=paper, stats=stats)
 
 

@@ -19,6 +19,7 @@ class TokenInputs:
     sampler_logprobs: Optional[torch.Tensor] = None  # [B, T] inference engine log-probs
     truncated: Optional[torch.Tensor] = None  # [B] bool, response hit the length limit
     generator: Optional[torch.Generator] = None  # randomness (Clip-Cov) for deterministic tests
+    num_seqs: Optional[float] = None  # the optimizer step's sequence count (None = this micro-batch is the step)
     extra: dict[str, Any] = field(default_factory=dict)  # [B, T] statistics components provide, by input name
     state: dict[str, Any] = field(default_factory=dict)  # this component's persistent state (anchors, ...)
 

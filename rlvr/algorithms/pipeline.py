@@ -163,6 +163,7 @@ class Algorithm:
                    **inputs) -> tuple[torch.Tensor, dict]:
         """Loss of one micro-batch -> (0-dim loss with grad, metrics). See `rlvr.algorithms.token_loss`."""
         inp = as_inputs(logprobs, old_logprobs, advantages, loss_mask, inputs)
+        inp.num_seqs = num_seqs  # a 0-dim regularizer term scales itself to this micro-batch's share of the step
         metrics: dict[str, Any] = {}
         keep_pg, den_pg, keep_all, den_all = self._masks(inp, metrics)
         rows = den_all.any(-1)  # [B] sequences counted in N (only gate-all masks remove rows)

@@ -55,4 +55,39 @@ PRESETS: dict[str, dict] = {
     # eps 3e-4 / 4e-4, sequence-mean of token means, GRPO advantages, no KL.
     "gspo": {"advantage": "grpo", "loss": "gspo", "gspo": {"eps_low": 3e-4, "eps_high": 4e-4},
              "aggregation": "seq_mean_token_mean"},
+    # CISPO — MiniMax-M1 (arXiv 2506.13585 §3.1): GRPO advantages, the IS weight clipped from above only
+    # (paper: no lower bound), cap 1 + 4 = 5 (TRL's recommended absolute cap, after ScaleRL arXiv 2510.13786;
+    # the paper does not publish its eps_high), token-mean over the step, no KL.
+    "cispo": {"advantage": "grpo", "loss": "cispo", "cispo": {"eps_low": None, "eps_high": 4.0},
+              "aggregation": "token_mean"},
+    # Lp-Reg (arXiv 2510.03222; CarlanLark/Lp-Reg scripts): GRPO, PPO ratio in [0, 10], min-p proxy kappa 0.02,
+    # the 1% lowest-probability negative tokens pulled towards the proxy with k3, beta 1, token-mean, no KL.
+    "lp_reg": {"advantage": "grpo", "loss": "lp_reg", "aggregation": "token_mean",
+               "lp_reg": {"eps_low": 1.0, "eps_high": 9.0, "kappa": 0.02, "rule": "minp", "neg_frac": 0.01,
+                          "pos_frac": 0.0, "coef": 1.0}},
+    # SIREN (arXiv 2509.25133; Linn3a/siren exp_scripts/siren.sh): GRPO without std, PPO-clip 0.28 with verl's
+    # dual clip 3, seq-mean-token-sum-norm (= Dr. GRPO's constant L_max normaliser), lambda 0.005 on the top-p
+    # 0.8 / peak 0.8 entropy, nucleus as the paper (the code's strict prefix: siren.nucleus = strict).
+    "siren": {"advantage": "dr_grpo", "loss": "ppo_clip", "aggregation": "constant",
+              "ppo_clip": {"eps_low": 0.28, "eps_high": 0.28, "dual_clip": 3.0}, "regularizers": ["siren"],
+              "siren": {"coef": 0.005, "top_p": 0.8, "top_k": 10000, "nucleus": "inclusive", "quantile": 0.8,
+                        "scope": "micro_batch"}},
+    # STEER (arXiv 2510.10150; zz-haooo/STEER run/run_linear.sh): GRPO, PPO-clip 0.2/0.28 with dual clip 10,
+    # linear weights in [0.8, 1.2] from the predicted entropy change, token-mean, no KL.
+    "steer": {"advantage": "grpo", "loss": "ppo_clip", "aggregation": "token_mean",
+              "ppo_clip": {"eps_low": 0.2, "eps_high": 0.28, "dual_clip": 10.0},
+              "weights": ["steer"], "steer": {"mapping": "linear", "w_min": 0.8, "w_max": 1.2}},
+    # Clip_B / Clip_V — On the Entropy Dynamics in RFT of LLMs (arXiv 2602.03392; Trinity-RFT examples/entropy):
+    # GRPO (grpo_verl), PPO-clip 0.2 with Trinity's dual clip 3, token-mean, no KL; Clip_B mu 2.5 (clipb.yaml),
+    # Clip_V mu 8.5 (Trinity default_args; its constructor says 2.0) and max_frac 1e-4.
+    "clip_b": {"advantage": "grpo", "masks": ["clip_b"], "clip_b": {"mu": 2.5, "logprobs": "old"},
+               "loss": "ppo_clip", "ppo_clip": {"eps_low": 0.2, "eps_high": 0.2, "dual_clip": 3.0},
+               "aggregation": "token_mean"},
+    "clip_v": {"advantage": "grpo", "masks": ["clip_v"], "clip_v": {"mu": 8.5, "max_frac": 1e-4},
+               "loss": "ppo_clip", "ppo_clip": {"eps_low": 0.2, "eps_high": 0.2, "dual_clip": 3.0},
+               "aggregation": "token_mean"},
+    # Entropy-shaped advantages — Reasoning with Exploration: An Entropy Perspective (arXiv 2506.14758): GRPO
+    # advantages + min(0.4 H, |A| / 2) per token, PPO-clip 0.2, token-mean (veRL's default), no KL.
+    "entropy_adv": {"advantage": "entropy_adv", "entropy_adv": {"alpha": 0.4, "kappa": 2.0, "base": "grpo"},
+                    "loss": "ppo_clip", "ppo_clip": {"eps_low": 0.2, "eps_high": 0.2}, "aggregation": "token_mean"},
 }

