@@ -13,13 +13,14 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import torch
 
-from rlvr import checkpoint
+from rlvr import checkpoint, run_guard
 from rlvr.algorithms import compute_advantages
 from rlvr.algorithms.filters import GroupBuffer
 from rlvr.config import Config, load_config
@@ -36,7 +37,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = p.parse_args(argv)
     cfg = load_config(args.recipe, args.overrides)  # fails here, before any work, on a bad key or type
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    train(cfg)
+    try:
+        train(cfg)
+    except run_guard.CLEAN_ERRORS as e:  # an expected fault: its message says what happened and what to do
+        sys.exit(run_guard.report(e))
 
 
 def train(cfg: Config) -> dict[str, float]:
@@ -48,8 +52,10 @@ def train(cfg: Config) -> dict[str, float]:
     from rlvr.rollout import EntropyStats, SamplingParams, make_engine
     from rlvr.tracking import Timer, Tracker
 
+    guard = run_guard.RunGuard(cfg)  # locks output_dir before anything is written (a second run refuses)
     learner = Learner(cfg)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
     rank, world = _dist_info()
+    guard.start(rank, world)  # rank liveness: a lost rank ends every rank with its name, never a hang
     if cfg.rollout.num_prompts % world:
         raise ValueError(f"rollout.num_prompts={cfg.rollout.num_prompts} must be divisible by world size {world}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.path)
@@ -119,6 +125,7 @@ def train(cfg: Config) -> dict[str, float]:
 
             last = _mean_over_ranks(metrics)
             tracker.log(step, last)
+            guard.after_step(step, last)  # stops after cfg.max_skipped_steps all-skipped steps in a row
 
             # 8. checkpoint (periodic, at the end, or on SIGTERM)
             stopping = stop.any_rank()
@@ -130,7 +137,8 @@ def train(cfg: Config) -> dict[str, float]:
     finally:  # release verifier workers, flush logs and free the engine even when a step raises
         scorer.close()
         tracker.close()
-        engine.close()  # last: vLLM's shutdown also tears down the default process group
+        engine.close()  # vLLM's shutdown also tears down the default process group
+        guard.close()  # last: an error caused by a lost rank is re-raised naming that rank
     return last
 
 
@@ -216,21 +224,22 @@ class _StopFlag:
         return bool(t.item())
 
 
-def _trainer_state(step: int, sampler: PromptSampler, engine) -> dict:
+def _trainer_state(cfg: Config, step: int, sampler: PromptSampler, engine) -> dict:
     """Everything besides the DeepSpeed state that the next step depends on (HAPO: the sampler's entropy stats)."""
     stats = engine.entropy_stats
     return {"step": step, "sampler": sampler.state_dict(), "rng": checkpoint.rng_state(),
-            "hapo_entropy_stats": stats.to_dict() if stats is not None else None}
+            "hapo_entropy_stats": stats.to_dict() if stats is not None else None, **run_guard.resume_facts(cfg)}
 
 
 def _save(cfg: Config, step: int, learner, engine, sampler: PromptSampler, tokenizer, rank: int) -> None:
     def write(tmp: Path) -> None:
         learner.save_checkpoint(tmp / "deepspeed")
-        checkpoint.save_trainer_state(tmp, _trainer_state(step, sampler, engine), rank)
+        checkpoint.save_trainer_state(tmp, _trainer_state(cfg, step, sampler, engine), rank)
         if cfg.checkpoint.export_hf:
             learner.export_hf(tmp / "hf", tokenizer)
 
-    checkpoint.save(cfg.output_dir, step, write, keep_last=cfg.checkpoint.keep_last, barrier=_barrier, rank=rank)
+    checkpoint.save(cfg.output_dir, step, write, keep_last=cfg.checkpoint.keep_last, barrier=_barrier, rank=rank,
+                    checksum=cfg.checkpoint.checksum)
 
 
 def _barrier() -> None:
@@ -239,11 +248,12 @@ def _barrier() -> None:
 
 
 def _resume(cfg: Config, learner, engine, sampler: PromptSampler, tracker, rank: int) -> int:
-    path = checkpoint.resolve_resume(cfg)
+    path = run_guard.resume_path(cfg, rank)  # newest intact checkpoint (damaged ones are skipped, with a warning)
     if path is None:
         return 0
-    learner.load_checkpoint(path / "deepspeed")
     state = checkpoint.load_trainer_state(path, rank)
+    run_guard.check_resume(cfg, state, path, rank)  # world size / ZeRO stage changed: fail; other keys: warn
+    learner.load_checkpoint(path / "deepspeed")
     sampler.load_state_dict(state["sampler"])
     checkpoint.set_rng_state(state["rng"])
     if state.get("hapo_entropy_stats"):

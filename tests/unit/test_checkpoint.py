@@ -52,11 +52,12 @@ def test_failed_write_leaves_previous_checkpoint_as_latest_and_next_save_cleans_
         (tmp / "model.bin").write_text("half")
         raise RuntimeError("disk full")
 
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(checkpoint.CheckpointError, match="step-2 failed on rank 0: RuntimeError: disk full"):
         checkpoint.save(tmp_path, 2, crash)
     root = tmp_path / "checkpoints"
-    assert (root / ".tmp-step-2").exists() and not (root / "step-2").exists()
+    assert not (root / ".tmp-step-2").exists() and not (root / "step-2").exists()  # the failed save cleans up
     assert checkpoint.latest(tmp_path).name == "step-1"
+    (root / ".tmp-step-3").mkdir()  # what a SIGKILL mid-save leaves: the next save removes it
     checkpoint.save(tmp_path, 3, _writer("w3"))
     assert not list(root.glob(".tmp-*"))
     assert checkpoint.latest(tmp_path).name == "step-3"
@@ -131,7 +132,7 @@ def test_multi_rank_collective_shape(tmp_path):
     assert seen_tmp == {0: True, 1: True}
     final = tmp_path / "checkpoints" / "step-5"
     assert results == {0: final, 1: final}
-    assert sorted(p.name for p in final.iterdir()) == ["shard_rank0.pt", "shard_rank1.pt"]
+    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "shard_rank0.pt", "shard_rank1.pt"]
 
 
 def _cfg(tmp_path, resume: str):
