@@ -261,9 +261,15 @@ def load_trainer_state(ckpt_dir: str | Path, rank: int = 0) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...: name the file, never fall back to full unpickling
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise CheckpointError(f"{path}: cannot be loaded as tensors and primitives ({type(e).__name__}: {first}); "
+        raise CheckpointError(f"{path}: cannot be loaded as tensors and primitives ({load_error(e)}); "
                               "the file is damaged or was not written by rlvr") from e
+
+
+def load_error(e: BaseException) -> str:
+    """The telling line of a torch.load failure (weights-only refusals name the global they refused)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    hit = next((ln for ln in lines if "GLOBAL" in ln), lines[0] if lines else "")
+    return f"{type(e).__name__}: {hit[:300]}"
 
 
 def rng_state() -> dict:

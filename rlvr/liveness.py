@@ -86,13 +86,13 @@ class RankWatch:
     # ------------------------------------------------------------------------------------------- main side
 
     def explain(self, error: BaseException) -> Optional[str]:
-        """The main thread is failing with `error`: mark this rank failed and wait (<= probe_s + a beat) for a
+        """The main thread is failing with `error`: mark this rank failed and wait (<= probe_s + 4 beats) for a
         verdict naming another rank. None when no other rank is lost or failed (the error is this rank's own)."""
         self._closing.set()
         self._state, self._why = "failed", f"{type(error).__name__}: {_first_line(error)}"
         self._publish()
         self._suspect_since = self._suspect_since or time.monotonic()
-        deadline = time.monotonic() + self.probe_s + 2 * self.interval_s
+        deadline = time.monotonic() + self.probe_s + 4 * self.interval_s  # rank 0: see us, probe, publish
         while time.monotonic() < deadline and self.verdict is None and self._thread.is_alive():
             time.sleep(self.interval_s / 4)
         v = self.verdict
@@ -130,10 +130,14 @@ class RankWatch:
         records = self._records([r for r in watched if r != self.rank])
         lost, failed = [], []
         for r, rec in records.items():
-            if rec is None or rec["state"] == "done":
+            if rec is None or rec["state"] not in ("running", "failed"):  # not started, done, or aborted
                 continue
-            if rec["host"] == _HOST and rec["state"] in ("running", "failed") and not pid_alive(rec["pid"]):
-                lost.append(f"rank {r} (pid {rec['pid']} on {rec['hostname']}) is gone: its process exited")
+            who = f"rank {r} (pid {rec['pid']} on {rec['hostname']})"
+            if rec["state"] == "failed":
+                failed.append(f"{who} failed: {rec['why']}")
+                continue
+            if rec["host"] == _HOST and not pid_alive(rec["pid"]):
+                lost.append(f"{who} is gone: its process exited")
                 continue
             beat, since = self._seen.get(r, (None, now))
             if rec["beat"] != beat:
@@ -141,11 +145,9 @@ class RankWatch:
                 continue
             silent = now - since
             probing = self._suspect_since is not None and now - max(self._suspect_since, since) >= self.probe_s
-            if rec["state"] == "running" and (silent >= self.timeout_s or probing):
-                lost.append(f"rank {r} (pid {rec['pid']} on {rec['hostname']}) stopped responding: no heartbeat "
-                            f"for {silent:.0f} s (hung, frozen, or its node is gone)")
-            elif rec["state"] == "failed":
-                failed.append(f"rank {r} (pid {rec['pid']} on {rec['hostname']}) failed: {rec['why']}")
+            if silent >= self.timeout_s or probing:
+                lost.append(f"{who} stopped responding: no heartbeat for {silent:.0f} s "
+                            "(hung, frozen, or its node is gone)")
         if lost:
             return self._publish_verdict("; ".join(lost))
         if failed:  # a failure may be the echo of a lost rank's collective: look for one before naming it

@@ -44,6 +44,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 def train(cfg: Config) -> dict[str, float]:
+    guard = run_guard.RunGuard(cfg)  # locks output_dir before anything is written (a second run refuses)
     from transformers import AutoTokenizer
 
     from rlvr.data import load_prompts
@@ -52,7 +53,6 @@ def train(cfg: Config) -> dict[str, float]:
     from rlvr.rollout import EntropyStats, SamplingParams, make_engine
     from rlvr.tracking import Timer, Tracker
 
-    guard = run_guard.RunGuard(cfg)  # locks output_dir before anything is written (a second run refuses)
     learner = Learner(cfg)  # initialises torch.distributed (gloo on CPU, nccl on GPU)
     rank, world = _dist_info()
     guard.start(rank, world)  # rank liveness: a lost rank ends every rank with its name, never a hang
@@ -65,11 +65,11 @@ def train(cfg: Config) -> dict[str, float]:
     engine = make_engine(cfg, tokenizer, rank=rank, world_size=world)
     sampler = PromptSampler(prompts, cfg.seed, cfg.data.shuffle, rank, world)
     tracker = Tracker(cfg, rank)
-    tracker.write_config(cfg)
     local_prompts = cfg.rollout.num_prompts // world
 
     try:
         step = _resume(cfg, learner, engine, sampler, tracker, rank)
+        tracker.write_config(cfg)  # after _resume: a refused resume leaves the run's config.yaml as it was
         stop = _StopFlag()
         last: dict[str, float] = {}
         while step < cfg.max_steps:

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 import rlvr.algorithms as algorithms
+from rlvr.checkpoint import CheckpointError, load_error
 from rlvr.config import Config
 from rlvr.learner.batching import PACKABLE_ATTENTION, make_batch, micro_batch_rows, select_rows
 from rlvr.learner.policy import PolicyModel
@@ -364,8 +365,12 @@ class _WeightsOnlyLoads:
         from deepspeed.runtime.zero.config import ZeroStageEnum
         from deepspeed.utils.tensor_fragment import fragment_address
 
-        with torch.serialization.safe_globals([LossScaler, DynamicLossScaler, ZeroStageEnum, fragment_address]):
-            return torch.load(path, map_location=map_location, weights_only=True)
+        try:
+            with torch.serialization.safe_globals([LossScaler, DynamicLossScaler, ZeroStageEnum, fragment_address]):
+                return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # a foreign pickle or a damaged file: name it (DeepSpeed's own error would not)
+            raise CheckpointError(f"{path}: cannot be loaded as tensors and DeepSpeed state ({load_error(e)}); "
+                                  "the file is damaged or was not written by rlvr") from e
 
 
 def _init_distributed(backend: Optional[str], timeout_s: float = 1800.0) -> torch.device:
