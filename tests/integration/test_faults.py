@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 _spec = importlib.util.spec_from_file_location("bench_faults", REPO / "scripts" / "bench" / "bench_faults.py")
-bench = importlib.util.module_from_spec(_spec)
+bench = sys.modules.setdefault("bench_faults", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(bench)
 
 
