@@ -245,22 +245,23 @@ def verify(ckpt_dir: str | Path, checksum: bool = True) -> list[str]:
 def save_trainer_state(ckpt_dir: str | Path, state: dict, rank: int = 0) -> Path:
     """torch.save a small per-rank dict (step, sampler position, rng_state(), algorithm running stats) of
     tensors and primitives only, so that load_trainer_state can refuse anything else."""
-    _inject_fault("kill_in_save", state.get("step"), rank)  # tests: the DeepSpeed shards are written, this is not
+    _inject_fault("kill_in_save", state.get("step"), rank)  # fault tests: DeepSpeed's shards exist, this not
     path = Path(ckpt_dir) / f"trainer_state_rank{rank}.pt"
     torch.save(state, path)
     return path
 
 
 def load_trainer_state(ckpt_dir: str | Path, rank: int = 0) -> dict:
-    """Load with weights_only=True: tensors and primitives, never pickled code (the file may come from anywhere)."""
+    """Load with weights_only=True: tensors and primitives, never pickled code (the file may come from
+    anywhere)."""
     path = Path(ckpt_dir) / f"trainer_state_rank{rank}.pt"
     if not path.exists():
         ranks = len(list(Path(ckpt_dir).glob("trainer_state_rank*.pt")))
-        raise FileNotFoundError(f"{path} missing: {ckpt_dir} was written by {ranks} rank(s) and this is rank {rank}; "
-                              "resume with the world size that wrote it")
+        raise FileNotFoundError(f"{path} missing: {ckpt_dir} was written by {ranks} rank(s) and this is "
+                                f"rank {rank}; resume with the world size that wrote it")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, foreign pickle, ...: name the file, never fall back to full unpickling
+    except Exception as e:  # truncated zip, foreign pickle: name the file, never fall back to full unpickling
         raise CheckpointError(f"{path}: cannot be loaded as tensors and primitives ({load_error(e)}); "
                               "the file is damaged or was not written by rlvr") from e
 

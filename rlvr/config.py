@@ -151,8 +151,8 @@ class LearnerConfig:
     logprob_chunk: int = 1024  # tokens per chunk of the LM head when computing log-probs/entropy
     packing: bool = True  # remove padding (pack sequences) with varlen attention (flash_attention_2/3, flex); else padded
     dist_backend: Optional[str] = None  # nccl on GPU, gloo on CPU (None = pick)
-    collective_timeout_s: float = 1800.0  # a collective waiting longer fails the job, never hangs it (DeepSpeed default 600; long rollouts keep peers waiting)
-    heartbeat_timeout_s: float = 60.0  # a rank silent this long is named lost and every rank exits (0 = off; a dead process on the same node is seen in ~1 s)
+    collective_timeout_s: float = 1800.0  # every collective fails after this, never hangs (slow rollouts make peers wait)
+    heartbeat_timeout_s: float = 60.0  # a rank silent this long is named lost, every rank exits (0 = off); see rlvr/liveness.py
 
 
 @dataclass
@@ -187,7 +187,7 @@ class CheckpointConfig:
     save_every: int = 0  # checkpoint every K steps (0 = only at the end / on SIGTERM)
     keep_last: int = 2  # complete checkpoints kept on disk
     export_hf: bool = True  # also write a save_pretrained export (loadable by transformers and vLLM)
-    checksum: bool = True  # manifest records sha256 of every file (rank 0, ~1 s/GB at save and resume); sizes always
+    checksum: bool = True  # manifest.json also records sha256 (~1 s/GB at save and resume); sizes always
 
 
 @dataclass
@@ -196,7 +196,7 @@ class Config:
     max_steps: int = 100  # training steps (one rollout batch each)
     seed: int = 0  # seeds data order, sampling and init
     resume: str = "never"  # never | auto (latest complete checkpoint in output_dir) | a checkpoint path
-    max_skipped_steps: int = 10  # stop when this many steps in a row had every update skipped (non-finite loss/grad); 0 = never
+    max_skipped_steps: int = 10  # stop after this many steps in a row with every update skipped (NaN/inf); 0 = never
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)

@@ -63,7 +63,8 @@ def pid_alive(pid: int) -> bool:
 class RankWatch:
     """One per rank: start() after torch.distributed is initialised, close() when the run ends."""
 
-    def __init__(self, rank: int, world: int, timeout_s: float, store=None, interval_s: Optional[float] = None):
+    def __init__(self, rank: int, world: int, timeout_s: float, store=None,
+                 interval_s: Optional[float] = None):
         self.rank, self.world, self.timeout_s = rank, world, timeout_s
         self.interval_s = interval_s or min(1.0, max(0.05, timeout_s / 10))
         self.probe_s = max(3 * self.interval_s, 2.0)  # a live peer beats several times in this window
@@ -87,7 +88,8 @@ class RankWatch:
 
     def explain(self, error: BaseException) -> Optional[str]:
         """The main thread is failing with `error`: mark this rank failed and wait (<= probe_s + 4 beats) for a
-        verdict naming another rank. None when no other rank is lost or failed (the error is this rank's own)."""
+        verdict naming another rank. None when no other rank is lost or failed (the error is this rank's
+        own)."""
         self._closing.set()
         self._state, self._why = "failed", f"{type(error).__name__}: {_first_line(error)}"
         self._publish()
@@ -144,7 +146,8 @@ class RankWatch:
                 self._seen[r] = (rec["beat"], now)
                 continue
             silent = now - since
-            probing = self._suspect_since is not None and now - max(self._suspect_since, since) >= self.probe_s
+            suspect = self._suspect_since
+            probing = suspect is not None and now - max(suspect, since) >= self.probe_s
             if silent >= self.timeout_s or probing:
                 lost.append(f"{who} stopped responding: no heartbeat for {silent:.0f} s "
                             "(hung, frozen, or its node is gone)")
@@ -207,7 +210,7 @@ class RankWatch:
         if local is None or n is None:
             return []
         first = self.rank - int(local)
-        return [r for r in range(first, first + int(n)) if r != self.rank and r != 0 and 0 <= r < self.world]
+        return [r for r in range(first, first + int(n)) if r not in (self.rank, 0) and 0 <= r < self.world]
 
     def _read_verdict(self) -> Optional[str]:
         return self._store.get("verdict").decode() if self._store.check(["verdict"]) else None
@@ -228,7 +231,8 @@ def _connect(timeout_s: float):
                           timeout=datetime.timedelta(seconds=max(5.0, min(timeout_s, 30.0))),
                           wait_for_workers=False)
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    return dist.PrefixStore(f"rlvr/liveness/{os.environ.get('TORCHELASTIC_RUN_ID', 'run')}/{attempt}/", store)
+    run = os.environ.get("TORCHELASTIC_RUN_ID", "run")
+    return dist.PrefixStore(f"rlvr/liveness/{run}/{attempt}/", store)
 
 
 def _end_children() -> None:

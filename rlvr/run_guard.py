@@ -87,11 +87,11 @@ class RunGuard:
         if limit and self._streak >= limit:
             bad = sorted(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
             raise SkippedStepsError(
-                f"steps {step - self._streak + 1}-{step}: every update was skipped ({self._streak} steps in a row, "
-                f"max_skipped_steps={limit}) because the loss or gradient was not finite; non-finite metrics at step "
-                f"{step}: {', '.join(bad) or 'none'}. The weights did not change in these steps and the last "
-                "checkpoint is intact. Check the rewards (reward/* in metrics.jsonl) and learner.lr, or raise "
-                "max_skipped_steps (0 = never stop).")
+                f"steps {step - self._streak + 1}-{step}: every update was skipped ({self._streak} steps in a "
+                f"row, max_skipped_steps={limit}) because the loss or gradient was not finite; non-finite metrics "
+                f"at step {step}: {', '.join(bad) or 'none'}. The weights did not change in these steps and the "
+                "last checkpoint is intact. Check the rewards (reward/* in metrics.jsonl) and learner.lr, or "
+                "raise max_skipped_steps (0 = never stop).")
 
     def close(self) -> None:
         """Call last in the loop's `finally`. With an exception in flight that is not an expected fault (e.g. a
@@ -137,8 +137,8 @@ class OutputDirLock:
             self._file = None
             raise RunLockedError(
                 f"output_dir {output_dir} is in use by another run ({holder}): {self.path} is locked. Let that "
-                "run finish or stop it, or choose another output_dir (the lock is released when its holder exits, "
-                "even if it is killed, so there is no stale lock to delete)") from None
+                "run finish or stop it, or choose another output_dir (the lock is released when its holder "
+                "exits, even if it is killed, so there is no stale lock to delete)") from None
         self._file.seek(0)
         self._file.truncate()
         started = datetime.datetime.now().isoformat(timespec="seconds")
@@ -201,8 +201,8 @@ def check_resume(cfg: Config, state: dict, path: Path, rank: int = 0) -> None:
     other changed key (old -> new): the run continues, but it is no longer the run that was checkpointed."""
     world, saved = _world(), state.get("world_size")
     if saved is not None and saved != world:
-        raise ResumeError(f"{path} was written by {saved} rank(s) and this run has {world}: DeepSpeed shards and "
-                          f"each rank's data position are per rank; resume with {saved} rank(s)")
+        raise ResumeError(f"{path} was written by {saved} rank(s) and this run has {world}: DeepSpeed "
+                          f"shards and each rank's data position are per rank; resume with {saved} rank(s)")
     old = state.get("config")
     if old is None:
         log.warning("%s records no config: changed keys cannot be listed", path)

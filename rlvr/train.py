@@ -228,7 +228,8 @@ def _trainer_state(cfg: Config, step: int, sampler: PromptSampler, engine) -> di
     """Everything besides the DeepSpeed state that the next step depends on (HAPO: the sampler's entropy stats)."""
     stats = engine.entropy_stats
     return {"step": step, "sampler": sampler.state_dict(), "rng": checkpoint.rng_state(),
-            "hapo_entropy_stats": stats.to_dict() if stats is not None else None, **run_guard.resume_facts(cfg)}
+            "hapo_entropy_stats": stats.to_dict() if stats is not None else None,
+            **run_guard.resume_facts(cfg)}  # config + world size: resume lists changed keys, refuses impossible ones
 
 
 def _save(cfg: Config, step: int, learner, engine, sampler: PromptSampler, tokenizer, rank: int) -> None:
@@ -248,7 +249,7 @@ def _barrier() -> None:
 
 
 def _resume(cfg: Config, learner, engine, sampler: PromptSampler, tracker, rank: int) -> int:
-    path = run_guard.resume_path(cfg, rank)  # newest intact checkpoint (damaged ones are skipped, with a warning)
+    path = run_guard.resume_path(cfg, rank)  # newest intact checkpoint (damaged ones skipped with a warning)
     if path is None:
         return 0
     state = checkpoint.load_trainer_state(path, rank)

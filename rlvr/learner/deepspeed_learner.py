@@ -366,7 +366,8 @@ class _WeightsOnlyLoads:
         from deepspeed.utils.tensor_fragment import fragment_address
 
         try:
-            with torch.serialization.safe_globals([LossScaler, DynamicLossScaler, ZeroStageEnum, fragment_address]):
+            allowed = [LossScaler, DynamicLossScaler, ZeroStageEnum, fragment_address]
+            with torch.serialization.safe_globals(allowed):
                 return torch.load(path, map_location=map_location, weights_only=True)
         except Exception as e:  # a foreign pickle or a damaged file: name it (DeepSpeed's own error would not)
             raise CheckpointError(f"{path}: cannot be loaded as tensors and DeepSpeed state ({load_error(e)}); "
@@ -375,7 +376,7 @@ class _WeightsOnlyLoads:
 
 def _init_distributed(backend: Optional[str], timeout_s: float = 1800.0) -> torch.device:
     """torch.distributed via DeepSpeed: gloo on CPU, nccl on GPU; single-process runs get rank 0 / world 1.
-    timeout_s bounds every collective (gloo and NCCL), so a peer that never arrives fails the job, never hangs it."""
+    timeout_s bounds every collective (gloo and NCCL): a peer that never arrives fails the job, never hangs it."""
     for k, v in (("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", str(29500 + os.getpid() % 1000)), ("RANK", "0"),
                  ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):
         os.environ.setdefault(k, v)

@@ -69,7 +69,6 @@ def ranks(tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
-    del server
 
 
 def test_a_killed_rank_is_named_by_every_other_rank_within_seconds(ranks):
