@@ -76,7 +76,11 @@ class RunGuard:
     def start(self, rank: int, world: int) -> None:
         self.rank = rank
         if world > 1 and self.cfg.learner.heartbeat_timeout_s > 0:
-            self.watch = RankWatch(rank, world, self.cfg.learner.heartbeat_timeout_s).start()
+            try:
+                self.watch = RankWatch(rank, world, self.cfg.learner.heartbeat_timeout_s).start()
+            except Exception as e:  # noqa: BLE001 - no reachable store: collective timeouts still bound hangs
+                log.warning("rank liveness watch off (cannot reach the job's store: %s: %s); a lost rank ends "
+                            "the job after learner.collective_timeout_s", type(e).__name__, e)
 
     def after_step(self, step: int, metrics: dict[str, float]) -> None:
         """Count steps whose every optimizer step was skipped (the learner skips non-finite losses/gradients);

@@ -76,6 +76,29 @@ class Faults:
                       secs, self._intact(out), ok,
                       {"output": text, "rc": rc})
 
+    def lost_node_rank(self) -> Result:
+        """torchrun --nnodes 2 (c10d rendezvous), one rank per node; the second node runs in its own pid
+        namespace, so no pid can be checked across them - as on two machines. SIGKILL the rank of one node."""
+        if shutil.which("unshare") is None or subprocess.run(
+                ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode:
+            return Result("rank killed on another node (--nnodes 2)", "skipped: needs unshare (pid namespaces)",
+                          0.0, True, False, {"skipped": True})
+        out, port = self.dir / "lost_node_rank", _free_port()
+        nodes = [self._popen(out, "max_steps=50", "checkpoint.save_every=1", "checkpoint.keep_last=1",
+                             nproc=1, nnodes=(n, port), wrap=["unshare", "--pid", "--fork", "--mount-proc"] if n else [])
+                 for n in (0, 1)]
+        self._wait_rows(nodes[0], out, 2)
+        ranks = {r: self._rank_pid(node, r) for node in nodes for r in (0, 1) if self._has_rank(node, r)}
+        t0 = time.monotonic()
+        os.kill(ranks[1], signal.SIGKILL)
+        texts = [self._finish(node, 120) for node in nodes]
+        secs = time.monotonic() - t0
+        text = "\n".join(t for t, _ in texts)
+        named = f"rank 1 (pid {ranks[1]} on" in text and "stopped responding" in text
+        return Result("rank killed on another node (--nnodes 2)",
+                      f"rank 0 (other node) names it: '{_grep(text, r'rank 1 [(]pid .*? no heartbeat for [0-9]+ s')}'",
+                      secs, self._intact(out), named and secs < 60, {"output": text})
+
     def hung_rank(self) -> Result:
         """torchrun, 2 ranks: SIGSTOP rank 1 (alive, silent - a frozen process or a vanished node)."""
         out = self.dir / "hung_rank"
@@ -253,16 +276,22 @@ class Faults:
         shutil.copytree(self.reference(), out)
         return out
 
-    def _cmd(self, out: Path, overrides: tuple, nproc: int) -> list[str]:
+    def _cmd(self, out: Path, overrides: tuple, nproc: int, nnodes: Optional[tuple[int, int]]) -> list[str]:
         head = [sys.executable, "-m", "rlvr.train"]
-        if nproc > 1:
+        if nnodes is not None:  # (node rank, rendezvous port): one agent per "node", c10d rendezvous
+            head = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(nnodes[0]),
+                    "--nproc_per_node", str(nproc), "--rdzv_backend", "c10d", "--rdzv_id", "faults",
+                    "--rdzv_endpoint", f"127.0.0.1:{nnodes[1]}", "-m", "rlvr.train"]
+        elif nproc > 1:
             head = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
                     "--master_port", str(_free_port()), "-m", "rlvr.train"]
         return head + [str(RECIPE), f"output_dir={out}", f"model.path={self.model}", *TRAINS, *overrides]
 
-    def _popen(self, out: Path, *overrides: str, nproc: int = 1, env: Optional[dict] = None) -> subprocess.Popen:
+    def _popen(self, out: Path, *overrides: str, nproc: int = 1, env: Optional[dict] = None,
+               nnodes: Optional[tuple[int, int]] = None, wrap: tuple = ()) -> subprocess.Popen:
         log = open(self.dir / f"{out.name}-{time.monotonic_ns()}.log", "w+")
-        proc = subprocess.Popen(self._cmd(out, overrides, nproc), cwd=REPO, env={**_env(), **(env or {})},
+        cmd = [*wrap, *self._cmd(out, overrides, nproc, nnodes)]
+        proc = subprocess.Popen(cmd, cwd=REPO, env={**_env(), **(env or {})},
                                 stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         proc.log = log  # type: ignore[attr-defined]
         return proc
@@ -293,15 +322,27 @@ class Faults:
         raise RuntimeError(f"no {n} metric rows in {out} (rc {proc.poll()}):\n{proc.log.read()[-4000:]}")
 
     @staticmethod
-    def _rank_pid(proc: subprocess.Popen, rank: int) -> int:
+    def _has_rank(proc: subprocess.Popen, rank: int) -> bool:
+        try:
+            Faults._rank_pid(proc, rank, wait=5)
+            return True
+        except RuntimeError:
+            return False
+
+    @staticmethod
+    def _rank_pid(proc: subprocess.Popen, rank: int, wait: float = 60) -> int:
+        """The pid (in our pid namespace) of the worker with RANK=rank under the launcher `proc`."""
         import psutil
 
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            try:
-                if child.environ().get("RANK") == str(rank) and "rlvr.train" in " ".join(child.cmdline()):
-                    return child.pid
-            except psutil.Error:
-                continue
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                try:
+                    if child.environ().get("RANK") == str(rank) and "rlvr.train" in " ".join(child.cmdline()):
+                        return child.pid
+                except psutil.Error:
+                    continue
+            time.sleep(0.2)
         raise RuntimeError(f"no rank {rank} under pid {proc.pid}")
 
     @staticmethod
@@ -413,7 +454,7 @@ def _code(text: str, rank: int) -> str:
 
 
 SCENARIOS: dict[str, Callable[[Faults], Result]] = {
-    "lost_rank": Faults.lost_rank, "hung_rank": Faults.hung_rank, "collective_timeout": Faults.collective_timeout,
+    "lost_rank": Faults.lost_rank, "lost_node_rank": Faults.lost_node_rank, "hung_rank": Faults.hung_rank, "collective_timeout": Faults.collective_timeout,
     "kill_in_save": Faults.kill_in_save, "corrupt_latest": Faults.corrupt_latest,
     "changed_config": Faults.changed_config, "disk_full": Faults.disk_full, "second_run": Faults.second_run,
     "nan_steps": Faults.nan_steps, "untrusted_files": Faults.untrusted_files,

@@ -36,6 +36,17 @@ def test_a_rank_killed_mid_step_ends_the_job_naming_it(faults):
     assert r.intact and r.survived
 
 
+def test_a_rank_killed_on_another_node_is_named_by_its_heartbeat(faults):
+    """Two torchrun agents (--nnodes 2, c10d rendezvous), the second in its own pid namespace: no pid check
+    reaches across, so the survivor on the other "node" must tell from the heartbeat (probed after its
+    collective fails)."""
+    r = faults.lost_node_rank()
+    if r.detail.get("skipped"):
+        pytest.skip(r.outcome)
+    assert "rlvr train: error: rank 1 (pid" in r.detail["output"] and "stopped responding" in r.detail["output"]
+    assert r.seconds < 60 and r.intact and r.survived
+
+
 def test_a_frozen_rank_is_named_after_the_heartbeat_timeout(faults):
     r = faults.hung_rank()
     assert "stopped responding: no heartbeat for 10 s" in r.detail["output"], r.detail["output"][-3000:]
