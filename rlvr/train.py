@@ -58,7 +58,7 @@ def train(cfg: Config) -> dict[str, float]:
     guard.start(rank, world)  # rank liveness: a lost rank ends every rank with its name, never a hang
     if cfg.rollout.num_prompts % world:
         raise ValueError(f"rollout.num_prompts={cfg.rollout.num_prompts} must be divisible by world size {world}")
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model.path)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
     prompts = load_prompts(cfg.data, tokenizer)
     scorer = RewardScorer(weights=cfg.rewards, cfg=cfg.reward, max_response_len=cfg.rollout.max_tokens)
     scorer.check_golds(prompts)  # an unparseable gold is a data error now, never a free reward later
