@@ -211,6 +211,8 @@ class LearnerConfig:
     packing: bool = True  # remove padding (pack sequences) with varlen attention (flash_attention_2/3, flex); else padded
     log_entropy: bool = True  # compute current-policy entropy values for policy/entropy even if no component needs them
     dist_backend: Optional[str] = None  # nccl on GPU, gloo on CPU (None = pick)
+    collective_timeout_s: float = 1800.0  # every collective fails after this, never hangs (slow rollouts make peers wait)
+    heartbeat_timeout_s: float = 60.0  # a rank silent this long is named lost, every rank exits (0 = off); see rlvr/liveness.py
 
 
 @dataclass
@@ -246,6 +248,7 @@ class CheckpointConfig:
     save_every: int = 0  # checkpoint every K steps (0 = only at the end / on SIGTERM)
     keep_last: int = 2  # complete checkpoints kept on disk
     export_hf: bool = True  # also write a save_pretrained export (loadable by transformers and vLLM)
+    checksum: bool = True  # manifest.json also records sha256 (~1 s/GB at save and resume); sizes always
 
 
 @dataclass
@@ -265,6 +268,7 @@ class Config:
     max_steps: int = 100  # training steps (one rollout batch each)
     seed: int = 0  # seeds data order, sampling and init
     resume: str = "never"  # never | auto (latest complete checkpoint in output_dir) | a checkpoint path
+    max_skipped_steps: int = 10  # stop after this many steps in a row with every update skipped (NaN/inf); 0 = never
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)

@@ -15,14 +15,15 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import torch
 
-from rlvr import checkpoint
-from rlvr.algorithms import Algorithm, GroupBuffer
+from rlvr import checkpoint, run_guard
+from rlvr.algorithms import Algorithm
 from rlvr.config import Config, ConfigError, load_config
 from rlvr.metrics import Max, Sum, combine_ranks
 from rlvr.types import Batch, Group
@@ -40,10 +41,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     except ConfigError as e:
         raise SystemExit(f"rlvr train: config error: {e}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    train(cfg)
+    try:
+        train(cfg)
+    except run_guard.CLEAN_ERRORS as e:  # an expected fault: its message says what happened and what to do
+        sys.exit(run_guard.report(e))
 
 
 def train(cfg: Config) -> dict[str, float]:
+    guard = run_guard.RunGuard(cfg)  # locks output_dir before anything is written (a second run refuses)
     from transformers import AutoTokenizer
 
     from rlvr import placement
@@ -52,21 +57,25 @@ def train(cfg: Config) -> dict[str, float]:
     from rlvr.tracking import Timer, Tracker
 
     roles = placement.setup(cfg)  # split: rollout ranks only generate (rlvr/placement/split.py)
+    guard.start(roles.rank, roles.world)  # rank liveness over the whole job: a lost rank ends every rank, named
     if roles.role == "rollout":
         from rlvr.placement.split import run_rollout_rank
 
-        return run_rollout_rank(cfg, roles)
+        try:
+            return run_rollout_rank(cfg, roles)
+        finally:
+            guard.close()
     algo = Algorithm(cfg.algorithm)
     learner = Learner(cfg, algo)  # initialises torch.distributed among the learner ranks (gloo CPU, nccl GPU)
     rank, world = _dist_info()
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model.path)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
     source = placement.rollout_source(cfg, roles, algo, tokenizer)
     tracker = Tracker(cfg, rank)
-    tracker.write_config(cfg)
     error: Optional[BaseException] = None
 
     try:
-        step, state = _resume(cfg, learner, tracker, algo)
+        step, state = _resume(cfg, learner, tracker, algo, rank)
+        tracker.write_config(cfg)  # after _resume: a refused resume leaves the run's config.yaml as it was
         source.start(learner, step, state)
         stop = _StopFlag()
         last: dict[str, float] = {}
@@ -109,6 +118,7 @@ def train(cfg: Config) -> dict[str, float]:
             tracker.log(step, last)
             tracker.log_lines("samples.jsonl", step, _samples(groups, batch, cfg.logging.samples))
             tracker.log_lines("versions.jsonl", step, source.records())
+            guard.after_step(step, last)  # stops after cfg.max_skipped_steps all-skipped steps in a row
 
             # 8. checkpoint (periodic, at the end, or on SIGTERM)
             stopping = stop.any_rank()
@@ -122,7 +132,8 @@ def train(cfg: Config) -> dict[str, float]:
         raise
     finally:  # release verifier workers, rollout ranks, logs and engines even when a step raises
         tracker.close()
-        source.close(error)
+        source.close(error)  # vLLM's shutdown also tears down the default process group
+        guard.close()  # last: an error caused by a lost rank is re-raised naming that rank
     return last
 
 
@@ -193,21 +204,23 @@ class _StopFlag:
         return bool(t.item())
 
 
-def _trainer_state(step: int, source, algo: Algorithm) -> dict:
+def _trainer_state(cfg: Config, step: int, source, algo: Algorithm) -> dict:
     """Everything besides the DeepSpeed state that the next step depends on: the rollout source's position
-    (prompt streams, sampler statistics), RNGs and the components' persistent state."""
+    (prompt streams, sampler statistics), RNGs and the components' persistent state; plus what resume checks
+    (config, world size: changed keys are listed, impossible ones refused)."""
     return {"step": step, "source": source.state_dict(), "rng": checkpoint.rng_state(),
-            "algorithm": algo.state_dict()}
+            "algorithm": algo.state_dict(), **run_guard.resume_facts(cfg)}
 
 
 def _save(cfg: Config, step: int, learner, source, tokenizer, rank: int, algo: Algorithm) -> None:
     def write(tmp: Path) -> None:
         learner.save_checkpoint(tmp / "deepspeed")
-        checkpoint.save_trainer_state(tmp, _trainer_state(step, source, algo), rank)
+        checkpoint.save_trainer_state(tmp, _trainer_state(cfg, step, source, algo), rank)
         if cfg.checkpoint.export_hf:
             learner.export_hf(tmp / "hf", tokenizer)
 
-    checkpoint.save(cfg.output_dir, step, write, keep_last=cfg.checkpoint.keep_last, barrier=_barrier, rank=rank)
+    checkpoint.save(cfg.output_dir, step, write, keep_last=cfg.checkpoint.keep_last, barrier=_barrier, rank=rank,
+                    checksum=cfg.checkpoint.checksum)
 
 
 def _barrier() -> None:
@@ -215,13 +228,14 @@ def _barrier() -> None:
         torch.distributed.barrier()
 
 
-def _resume(cfg: Config, learner, tracker, algo: Algorithm) -> tuple[int, Optional[dict]]:
+def _resume(cfg: Config, learner, tracker, algo: Algorithm, rank: int) -> tuple[int, Optional[dict]]:
     """-> (step to continue after, the source's saved state); (0, None) for a fresh run."""
-    path = checkpoint.resolve_resume(cfg)
+    path = run_guard.resume_path(cfg, rank)  # newest intact checkpoint (damaged ones skipped with a warning)
     if path is None:
         return 0, None
+    state = checkpoint.load_trainer_state(path, rank)
+    run_guard.check_resume(cfg, state, path, rank)  # world size / ZeRO stage changed: fail; other keys: warn
     learner.load_checkpoint(path / "deepspeed")
-    state = checkpoint.load_trainer_state(path, _dist_info()[0])
     checkpoint.set_rng_state(state["rng"])
     algo.load_state_dict(state.get("algorithm", {}))
     tracker.resume(state["step"])

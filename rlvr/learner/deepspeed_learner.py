@@ -9,6 +9,7 @@ additive share of the step loss, so micro-batching and world size never change t
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import os
 import time
@@ -20,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from rlvr.algorithms import Algorithm
+from rlvr.checkpoint import CheckpointError, load_error
 from rlvr.config import Config
 from rlvr.dtypes import resolve_dtype
 from rlvr.learner.batching import PACKABLE_ATTENTION, make_batch, micro_batch_rows, select_rows
@@ -36,7 +38,7 @@ class Learner:
         self.algo = algorithm or Algorithm(cfg.algorithm)
         # what the active components declare, plus the sampler's needs (adaptive temperature: old entropies)
         self.needs = self.algo.needs | ({"old_entropy"} if cfg.rollout.adaptive_temperature else set())
-        self.device = _init_distributed(lc.dist_backend)
+        self.device = _init_distributed(lc.dist_backend, lc.collective_timeout_s)
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.dtype = resolve_dtype(cfg.model.dtype, self.device)
         hf_cfg = AutoConfig.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
@@ -325,6 +327,7 @@ class Learner:
                                     save_latest=False)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
+        self.engine.checkpoint_engine = _WeightsOnlyLoads(self.engine.checkpoint_engine)  # never unpickle code
         _, client = self.engine.load_checkpoint(str(path), tag="state", load_optimizer_states=True,
                                                 load_lr_scheduler_states=True)
         if client is None:
@@ -362,8 +365,35 @@ class _SkipNonFiniteAdamW(torch.optim.AdamW):
         return super().step(closure)
 
 
-def _init_distributed(backend: Optional[str]) -> torch.device:
-    """torch.distributed via DeepSpeed: gloo on CPU, nccl on GPU; single-process runs get rank 0 / world 1."""
+class _WeightsOnlyLoads:
+    """DeepSpeed's checkpoint engine with `load` done by torch.load(weights_only=True): DeepSpeed itself unpickles
+    with weights_only=False, so a checkpoint from elsewhere could run code. Its files hold tensors, primitives and
+    the four plain DeepSpeed classes allowed here (checked for ZeRO 0-3, fp32 and bf16); a file needing anything
+    else fails naming the class instead of running it. Everything but `load` is DeepSpeed's own engine."""
+
+    def __init__(self, inner):
+        self._inner = getattr(inner, "_inner", inner)  # idempotent: one wrapper however often we load
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def load(self, path: str, map_location=None):
+        from deepspeed.runtime.fp16.loss_scaler import DynamicLossScaler, LossScaler
+        from deepspeed.runtime.zero.config import ZeroStageEnum
+        from deepspeed.utils.tensor_fragment import fragment_address
+
+        try:
+            allowed = [LossScaler, DynamicLossScaler, ZeroStageEnum, fragment_address]
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # a foreign pickle or a damaged file: name it (DeepSpeed's own error would not)
+            raise CheckpointError(f"{path}: cannot be loaded as tensors and DeepSpeed state ({load_error(e)}); "
+                                  "the file is damaged or was not written by rlvr") from e
+
+
+def _init_distributed(backend: Optional[str], timeout_s: float = 1800.0) -> torch.device:
+    """torch.distributed via DeepSpeed: gloo on CPU, nccl on GPU; single-process runs get rank 0 / world 1.
+    timeout_s bounds every collective (gloo and NCCL): a peer that never arrives fails the job, never hangs it."""
     for k, v in (("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", str(29500 + os.getpid() % 1000)), ("RANK", "0"),
                  ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):
         os.environ.setdefault(k, v)
@@ -371,6 +401,11 @@ def _init_distributed(backend: Optional[str]) -> torch.device:
     device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
+    timeout = datetime.timedelta(seconds=timeout_s)
+    # Groups made later with new_group() (DeepSpeed's ZeRO data-parallel group, vLLM's groups) get torch's
+    # default timeout (30 min gloo, 10 min NCCL), not the world group's: make ours that default (read at
+    # new_group time), so the collectives that actually block on a hung peer are bounded too.
+    dist.distributed_c10d.default_pg_timeout = dist.distributed_c10d.default_pg_nccl_timeout = timeout
     if not dist.is_initialized():
-        deepspeed.init_distributed(dist_backend=backend or ("nccl" if cuda else "gloo"))
+        deepspeed.init_distributed(dist_backend=backend or ("nccl" if cuda else "gloo"), timeout=timeout)
     return device

@@ -55,7 +55,7 @@ def setup(cfg: Config) -> Roles:
 
     from rlvr.placement.transport import Channel, job_store, process_group
 
-    timeout = cfg.learner.collective_timeout_s if hasattr(cfg.learner, "collective_timeout_s") else 1800.0
+    timeout = cfg.learner.collective_timeout_s
     store = job_store("split", timeout)
     learner = rank >= n
     index = rank - n if learner else rank
@@ -64,8 +64,11 @@ def setup(cfg: Config) -> Roles:
         backend = cfg.learner.dist_backend or ("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        delta = datetime.timedelta(seconds=timeout)
+        # DeepSpeed's groups made later with new_group() take torch's default timeout: bound them too
+        dist.distributed_c10d.default_pg_timeout = dist.distributed_c10d.default_pg_nccl_timeout = delta
         dist.init_process_group(backend, store=dist.PrefixStore("learners/", store), rank=index,
-                                world_size=world - n, timeout=datetime.timedelta(seconds=timeout))
+                                world_size=world - n, timeout=delta)
     else:  # each rollout rank runs its own single-process engine (vLLM without external_launcher)
         os.environ.update(RANK="0", WORLD_SIZE="1")
     roles = Roles(True, "learner" if learner else "rollout", rank, world, n, index, store)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import textwrap
@@ -52,11 +53,12 @@ def test_failed_write_leaves_previous_checkpoint_as_latest_and_next_save_cleans_
         (tmp / "model.bin").write_text("half")
         raise RuntimeError("disk full")
 
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(checkpoint.CheckpointError, match="step-2 failed on rank 0: RuntimeError: disk full"):
         checkpoint.save(tmp_path, 2, crash)
     root = tmp_path / "checkpoints"
-    assert (root / ".tmp-step-2").exists() and not (root / "step-2").exists()
+    assert not (root / ".tmp-step-2").exists() and not (root / "step-2").exists()  # the failed save cleans up
     assert checkpoint.latest(tmp_path).name == "step-1"
+    (root / ".tmp-step-3").mkdir()  # what a SIGKILL mid-save leaves: the next save removes it
     checkpoint.save(tmp_path, 3, _writer("w3"))
     assert not list(root.glob(".tmp-*"))
     assert checkpoint.latest(tmp_path).name == "step-3"
@@ -131,7 +133,7 @@ def test_multi_rank_collective_shape(tmp_path):
     assert seen_tmp == {0: True, 1: True}
     final = tmp_path / "checkpoints" / "step-5"
     assert results == {0: final, 1: final}
-    assert sorted(p.name for p in final.iterdir()) == ["shard_rank0.pt", "shard_rank1.pt"]
+    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "shard_rank0.pt", "shard_rank1.pt"]
 
 
 def _cfg(tmp_path, resume: str):
@@ -180,3 +182,93 @@ def test_pointer_write_is_atomic_replace(tmp_path):
     # replaced by rename (a new inode), never rewritten in place where a reader could see a partial name
     assert os.stat(root / "latest").st_ino != ino and (root / "latest").read_text() == "step-2\n"
     assert sorted(p.name for p in root.iterdir()) == ["latest"]
+
+
+# ------------------------------------------------------------------------ manifests, damage, untrusted files
+
+
+def _three_checkpoints(tmp_path, checksum=True):
+    for step in (1, 2, 3):
+        checkpoint.save(tmp_path, step, _writer(f"weights of step {step}"), keep_last=0, checksum=checksum)
+    return tmp_path / "checkpoints"
+
+
+def test_manifest_catches_truncation_corruption_and_missing_files(tmp_path):
+    root = _three_checkpoints(tmp_path)
+    manifest = (root / "step-3" / "manifest.json").read_text()
+    assert '"model.bin"' in manifest and '"hf/config.json"' in manifest and "sha256" in manifest
+    assert checkpoint.verify(root / "step-3") == []
+    (root / "step-3" / "model.bin").write_text("weights of step")  # truncated copy
+    (root / "step-2" / "model.bin").write_text("weights of step 9")  # same size, one byte flipped
+    (root / "step-1" / "hf" / "config.json").unlink()
+    assert checkpoint.verify(root / "step-3") == [f"{root}/step-3/model.bin: 15 bytes, the manifest records 17 (truncated?)"]
+    assert checkpoint.verify(root / "step-2") == [f"{root}/step-2/model.bin: sha256 differs from the manifest (corrupted)"]
+    assert checkpoint.verify(root / "step-2", checksum=False) == []  # sizes only cannot see a flipped byte
+    assert checkpoint.verify(root / "step-1") == [f"{root}/step-1/hf/config.json: missing"]
+
+
+def test_auto_resume_falls_back_to_the_newest_intact_checkpoint_naming_the_damaged_file(tmp_path, caplog):
+    root = _three_checkpoints(tmp_path / "run")
+    with open(root / "step-3" / "model.bin", "r+b") as f:
+        f.truncate(4)
+    with caplog.at_level("WARNING", logger="rlvr.checkpoint"):
+        assert checkpoint.resolve_resume(_cfg(tmp_path, "auto")) == root / "step-2"
+    assert f"step-3: {root}/step-3/model.bin: 4 bytes, the manifest records 17" in caplog.text
+    assert f"resuming from {root}/step-2 instead" in caplog.text
+    assert checkpoint.resolve_resume(_cfg(tmp_path, str(tmp_path / "run"))) == root / "step-2"  # a run dir: same
+    with pytest.raises(checkpoint.CheckpointError, match=r"step-3 is damaged:\n  .*step-3/model.bin: 4 bytes"):
+        checkpoint.resolve_resume(_cfg(tmp_path, str(root / "step-3")))  # named explicitly: fail, never swap it
+    for step in (1, 2):
+        (root / f"step-{step}" / "model.bin").write_text("x")
+    with pytest.raises(checkpoint.CheckpointError, match=r"no intact checkpoint under .*\n  step-3: .*\n  step-2: .*\n  step-1"):
+        checkpoint.resolve_resume(_cfg(tmp_path, "auto"))
+
+
+def test_a_failed_write_names_a_full_disk(tmp_path):
+    import errno
+
+    checkpoint.save(tmp_path, 1, _writer("w1"))
+
+    def enospc(tmp: Path) -> None:
+        (tmp / "model.bin").write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(checkpoint.CheckpointError) as info:
+        checkpoint.save(tmp_path, 2, enospc)
+    msg = str(info.value)
+    assert "saving checkpoint step-2 failed on rank 0: OSError: [Errno 28] No space left on device" in msg
+    assert "MiB free of" in msg and "-- the disk is full" in msg and "complete checkpoints are untouched (latest: step-1)" in msg
+    assert checkpoint.verify(checkpoint.latest(tmp_path)) == []
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # what a malicious checkpoint does when unpickled
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_trainer_state_never_unpickles_code_and_names_a_damaged_file(tmp_path):
+    marker = tmp_path / "PWNED"
+    torch.save({"step": 1, "rng": _Exploit(marker)}, tmp_path / "trainer_state_rank0.pt")
+    with pytest.raises(checkpoint.CheckpointError, match=r"trainer_state_rank0.pt: cannot be loaded as tensors and "
+                                                         r"primitives \(UnpicklingError: .*GLOBAL posix.system whose module posix is blocked"):
+        checkpoint.load_trainer_state(tmp_path)
+    assert not marker.exists()
+    checkpoint.save_trainer_state(tmp_path, {"step": 2, "rng": checkpoint.rng_state()})
+    data = (tmp_path / "trainer_state_rank0.pt").read_bytes()
+    (tmp_path / "trainer_state_rank0.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(checkpoint.CheckpointError, match="trainer_state_rank0.pt: cannot be loaded .* damaged"):
+        checkpoint.load_trainer_state(tmp_path)
+
+
+def test_kill_in_save_hook_fires_only_at_its_step_and_rank(tmp_path, monkeypatch):
+    killed = []
+    monkeypatch.setattr(checkpoint.os, "kill", lambda pid, sig: killed.append(sig))
+    monkeypatch.setenv("RLVR_FAULT_INJECT", "kill_in_save:2:1")
+    checkpoint.save_trainer_state(tmp_path, {"step": 2}, rank=0)
+    checkpoint.save_trainer_state(tmp_path, {"step": 1}, rank=1)
+    assert killed == []
+    checkpoint.save_trainer_state(tmp_path, {"step": 2}, rank=1)
+    assert killed == [signal.SIGKILL]
