@@ -168,7 +168,9 @@ class RankWatch:
         self._publish()
         if self._closing.wait(_GRACE_S):  # a failed collective raised and the main thread is unwinding
             return
-        print(f"rlvr: {verdict}; rank {self.rank} exits ({EXIT_LOST_RANK})", file=sys.stderr, flush=True)
+        # the same words as the main thread's LostRankError (run_guard.report): one message, either path
+        print(f"rlvr train: error: {verdict}; rank {self.rank} stops (its main thread was busy; exit "
+              f"{EXIT_LOST_RANK})", file=sys.stderr, flush=True)
         _end_children()
         logging.shutdown()
         os._exit(EXIT_LOST_RANK)
