@@ -6,6 +6,9 @@
 #   docker run --gpus all --ipc=host --shm-size=16g \
 #     -v $PWD/runs:/workspace/rlvr/runs -v $HOME/.cache/huggingface:/root/.cache/huggingface \
 #     rlvr torchrun --nproc_per_node 8 -m rlvr.train recipes/dapo.yaml
+# The code verifiers sandbox model-written code with bubblewrap (installed below), which needs user namespaces
+# inside the container: add `--security-opt seccomp=unconfined` (or a profile allowing clone/unshare) if they
+# report that bwrap cannot create namespaces; math-only recipes need nothing.
 # Multi-node: the same image on every node, with torchrun's --nnodes/--node_rank/--master_addr/--master_port
 # (and --network=host so NCCL can reach the other nodes).
 FROM nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04
@@ -18,7 +21,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     TOKENIZERS_PARALLELISM=false
 
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        software-properties-common git curl ca-certificates build-essential ninja-build \
+        software-properties-common git curl ca-certificates build-essential ninja-build bubblewrap \
     && add-apt-repository -y ppa:deadsnakes/ppa && apt-get update \
     && apt-get install -y --no-install-recommends ${PYTHON} ${PYTHON}-dev ${PYTHON}-venv \
     && rm -rf /var/lib/apt/lists/*
