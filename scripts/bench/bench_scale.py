@@ -131,9 +131,13 @@ def run_stage(stage: int, model_dir: Path, args, port: int) -> dict:
         watch = RankWatch(proc)
         try:
             rc = proc.wait(timeout=args.timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # SIGTERM: the trainer finishes its step and saves; then SIGKILL
             proc.terminate()
-            rc = proc.wait(timeout=60)
+            try:
+                rc = proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
         peaks = watch.stop()
     wall = time.perf_counter() - t0
     rows = []
