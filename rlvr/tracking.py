@@ -37,23 +37,105 @@ CONSOLE_KEYS = {
 }
 
 
-class Timer:
-    """Wall-clock time per phase: `with timer("rollout"): ...`; repeated phases (dynamic sampling) add up."""
+class MemoryWatch:
+    """Peak memory of this process between `reset()` and `peak()`: resident set (VmRSS) and its anonymous part
+    (RssAnon: private memory; VmRSS also counts mapped checkpoint pages, which the page cache shares and can
+    drop) sampled by one daemon thread every `interval_s`, plus the CUDA allocator's peak on a GPU. Linux /proc;
+    elsewhere RSS falls back to ru_maxrss (a lifetime peak)."""
 
-    def __init__(self) -> None:
+    _instance: Optional["MemoryWatch"] = None
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        import threading
+
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._proc = Path("/proc/self/status").exists()
+        self._max = self._read()
+        threading.Thread(target=self._run, name="rlvr-memory-watch", daemon=True).start()
+
+    @classmethod
+    def shared(cls) -> "MemoryWatch":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def _read(self) -> tuple[float, float]:
+        """-> (rss, anon) in bytes."""
+        if not self._proc:
+            import resource
+
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+            return rss, rss
+        vals = {}
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "RssAnon:")):
+                    key, kb = line.split()[:2]
+                    vals[key] = float(kb) * 1024
+        return vals.get("VmRSS:", 0.0), vals.get("RssAnon:", 0.0)
+
+    def _run(self) -> None:
+        while True:
+            self._sample()
+            time.sleep(self.interval_s)
+
+    def _sample(self) -> None:
+        now = self._read()
+        with self._lock:
+            self._max = (max(self._max[0], now[0]), max(self._max[1], now[1]))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._max = self._read()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak(self) -> dict[str, float]:
+        """{"rss": GB, "anon": GB[, "gpu": GB]} since the last reset."""
+        self._sample()
+        with self._lock:
+            out = {"rss": self._max[0] / 1e9, "anon": self._max[1] / 1e9}
+        import torch
+
+        if torch.cuda.is_available():
+            out["gpu"] = torch.cuda.max_memory_allocated() / 1e9
+        return out
+
+
+class Timer:
+    """Wall-clock time per phase: `with timer("rollout"): ...`; repeated phases (dynamic sampling) add up.
+    Also each phase's peak memory (MemoryWatch): largest over repeats here, largest over ranks when combined."""
+
+    def __init__(self, memory: bool = True) -> None:
         self.totals: dict[str, float] = {}
+        self.memory: dict[str, dict[str, float]] = {}
+        self._watch = MemoryWatch.shared() if memory else None
 
     @contextmanager
     def __call__(self, phase: str) -> Iterator[None]:
+        if self._watch is not None:
+            self._watch.reset()
         t0 = time.perf_counter()
         try:
             yield
         finally:
             self.totals[phase] = self.totals.get(phase, 0.0) + time.perf_counter() - t0
+            if self._watch is not None:
+                seen = self.memory.setdefault(phase, {})
+                for k, v in self._watch.peak().items():
+                    seen[k] = max(seen.get(k, 0.0), v)
 
     def metrics(self) -> dict[str, float]:
-        """`{"perf/<phase>_s": seconds}` for every phase timed so far."""
-        return {f"perf/{phase}_s": s for phase, s in self.totals.items()}
+        """`{"perf/<phase>_s": seconds, "perf/<phase>_<rss|anon|gpu>_peak_gb": Max(GB)}` for every phase so far."""
+        from rlvr.metrics import Max
+
+        out: dict[str, float] = {f"perf/{phase}_s": s for phase, s in self.totals.items()}
+        for phase, peaks in self.memory.items():
+            out.update({f"perf/{phase}_{k}_peak_gb": Max(v) for k, v in peaks.items()})
+        return out
 
 
 class Tracker:

@@ -103,9 +103,12 @@ def train(cfg: Config) -> dict[str, float]:
             # 6. the new weights (version `step`) to the rollout engines
             with timer("weight_sync"):
                 source.sync(learner, step)
+            synced = getattr(learner, "last_sync_bytes", 0)  # colocated: bytes this rank pushed to its engine
 
             metrics = {**rollout_metrics, **_rollout_metrics(groups, batch)}
             metrics["perf/step_s"] = time.perf_counter() - t0
+            if synced:
+                metrics["perf/weight_sync_gb"] = Max(synced / 1e9)
             metrics["perf/tokens_per_s"] = Sum(metrics["rollout/tokens"] / metrics["perf/step_s"])
 
             # 7. periodic eval (every rank evaluates its shard; rank 0 reports)

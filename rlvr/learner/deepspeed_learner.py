@@ -8,6 +8,7 @@ additive share of the step loss, so micro-batching and world size never change t
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import math
@@ -44,10 +45,16 @@ class Learner:
         hf_cfg = AutoConfig.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
         self.pad_id = next((i for i in (hf_cfg.pad_token_id, hf_cfg.eos_token_id, 0) if isinstance(i, int)), 0)
 
+        ds_config = self._ds_config(getattr(hf_cfg, "hidden_size", None))
+
         def load():
-            return AutoModelForCausalLM.from_pretrained(
-                cfg.model.path, dtype=self.dtype, attn_implementation=cfg.model.attn_implementation,
-                trust_remote_code=cfg.model.trust_remote_code)
+            # ZeRO-3: built inside deepspeed.zero.Init (transformers' HfDeepSpeedConfig hook), each parameter
+            # partitioned as it is created and its checkpoint slice loaded into the shard, so no rank ever holds
+            # the full model (nor, later, its full optimizer state)
+            with _zero3_construction(ds_config if lc.zero_stage == 3 else None):
+                return AutoModelForCausalLM.from_pretrained(
+                    cfg.model.path, dtype=self.dtype, attn_implementation=cfg.model.attn_implementation,
+                    trust_remote_code=cfg.model.trust_remote_code)
 
         hf = load()
         hf.config.use_cache = False
@@ -55,7 +62,6 @@ class Learner:
             hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.packed = lc.packing and hf.config._attn_implementation in PACKABLE_ATTENTION
         self.total_steps = max(1, cfg.max_steps * lc.mini_batches * lc.epochs)
-        ds_config = self._ds_config()
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
             model=PolicyModel(hf), model_parameters=[p for p in hf.parameters() if p.requires_grad],
             optimizer=self._make_optimizer, lr_scheduler=self._make_scheduler, config=ds_config)
@@ -70,12 +76,25 @@ class Learner:
             else:
                 self.ref = ref.to(self.device)
         self.optimizer_steps = 0
+        self.last_sync_bytes = 0
 
     # ------------------------------------------------------------------------------------------ setup
 
-    def _ds_config(self) -> dict:
+    def _ds_config(self, hidden: Optional[int] = None) -> dict:
         lc = self.cfg.learner
         zero: dict = {"stage": lc.zero_stage, "stage3_gather_16bit_weights_on_model_save": True}
+        if hidden:
+            # bucket sizes by model width, as transformers' DeepSpeed integration sizes its "auto" values:
+            # DeepSpeed's fixed defaults (5e8-element reduce buckets: 1 GB in bf16) are the largest single
+            # buffers on a small model and cost more than the weights of a 0.5B one on each rank
+            zero["reduce_bucket_size"] = hidden * hidden
+            if lc.zero_stage == 3:
+                zero["stage3_prefetch_bucket_size"] = int(0.9 * hidden * hidden)
+                zero["stage3_param_persistence_threshold"] = 10 * hidden
+                # gathered parameters kept live / fp32 optimizer sub-groups: DeepSpeed's 1e9 defaults would
+                # hold a whole 0.5B model gathered and a full-partition fp32 gradient copy at the step
+                zero["stage3_max_live_parameters"] = zero["stage3_max_reuse_distance"] = 100 * hidden * hidden
+                zero["sub_group_size"] = 100 * hidden * hidden
         if lc.offload_optimizer:
             zero["offload_optimizer"] = {"device": "cpu", "pin_memory": self.device.type == "cuda"}
         if lc.offload_params and lc.zero_stage == 3:
@@ -319,7 +338,16 @@ class Learner:
         finalize (re-run per-layer post-load processing, reset the prefix cache)."""
         from rlvr.rollout import sync_weights
 
-        sync_weights(engine, self.named_parameters_for_sync(bucket_mb))
+        moved = 0
+
+        def counted():
+            nonlocal moved
+            for bucket in self.named_parameters_for_sync(bucket_mb):
+                moved += sum(t.numel() * t.element_size() for _, t in bucket)
+                yield bucket
+
+        sync_weights(engine, counted())
+        self.last_sync_bytes = moved  # what this rank pushed into its engine (full tensors, learner dtype)
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """DeepSpeed state (module, optimizer, lr scheduler); every rank calls it."""
@@ -389,6 +417,24 @@ class _WeightsOnlyLoads:
         except Exception as e:  # a foreign pickle or a damaged file: name it (DeepSpeed's own error would not)
             raise CheckpointError(f"{path}: cannot be loaded as tensors and DeepSpeed state ({load_error(e)}); "
                                   "the file is damaged or was not written by rlvr") from e
+
+
+@contextlib.contextmanager
+def _zero3_construction(ds_config: Optional[dict]) -> Iterator[None]:
+    """While active, transformers' from_pretrained builds the model under deepspeed.zero.Init with `ds_config`
+    (partitioned at construction; weights loaded shard by shard). A no-op for None (ZeRO 0-2). The hook is
+    process-global in transformers, so it is removed on exit: nothing else (rollout engines, exports) sees it."""
+    if ds_config is None:
+        yield
+        return
+    from transformers.integrations.deepspeed import HfDeepSpeedConfig, unset_hf_deepspeed_config
+
+    hook = HfDeepSpeedConfig(ds_config)  # registers itself (a weak reference): keep it alive while loading
+    try:
+        yield
+    finally:
+        unset_hf_deepspeed_config()
+        del hook
 
 
 def _init_distributed(backend: Optional[str], timeout_s: float = 1800.0) -> torch.device:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from rlvr.config import Config, from_dict, load_config
+from rlvr.metrics import Max
 from rlvr.tracking import Timer, Tracker, read_metrics
 
 
@@ -124,5 +125,21 @@ def test_timer_adds_up_repeated_phases():
     with timer("update"):
         pass
     m = timer.metrics()
-    assert set(m) == {"perf/rollout_s", "perf/update_s"}
+    assert {k for k in m if k.endswith("_s")} == {"perf/rollout_s", "perf/update_s"}
     assert 0.04 <= m["perf/rollout_s"] < 1.0 and 0 <= m["perf/update_s"] < 0.02
+
+
+def test_timer_records_each_phase_peak_memory():
+    import torch
+
+    timer = Timer()
+    with timer("small"):
+        pass
+    with timer("big"):
+        x = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched, then freed inside the phase
+        time.sleep(0.1)  # the sampler thread runs every 20 ms
+        del x
+    m = timer.metrics()
+    assert isinstance(m["perf/big_rss_peak_gb"], Max)  # the largest rank wins when combined
+    assert m["perf/big_anon_peak_gb"] - m["perf/small_anon_peak_gb"] > 0.05
+    assert m["perf/big_rss_peak_gb"] >= m["perf/big_anon_peak_gb"]
