@@ -18,8 +18,9 @@ Identical on both sides (each side runs in its own subprocess, back to back, rlv
 * model: a locally built random Qwen2 (rlvr.models.tiny), fp32, no gradient checkpointing, sdpa attention;
 * prompts: the first `--prompts` GSM8K training problems in the qwen_math template (rendered by rlvr's loader;
   TRL gets the same strings as a plain-text `prompt` column), every step uses all of them x `--group-size`;
-* sampling: temperature 1.0, top-p 1, no top-k, `--max-tokens` new tokens, transformers `generate`, one call of
-  all completions. Every completion runs to the full budget: the benchmark model's EOS is a token id outside the
+* sampling: temperature 1.0, top-p 1, no top-k, `--max-tokens` new tokens, one call of all completions (TRL:
+  transformers `generate`; rlvr: its HF engine's own decode loop, which prefills each prompt once per group and
+  reads its keys/values once per group per step, or vLLM at the real scale). Every completion runs to the full budget: the benchmark model's EOS is a token id outside the
   model's vocabulary (`no_eos_copy`), so it can never be sampled on either side and the per-step token count is
   exactly prompts x G x max_tokens;
 * reward: rlvr's `math` verifier (rlvr through its verifier process pool; TRL calls the same function inline);
@@ -30,10 +31,14 @@ Identical on both sides (each side runs in its own subprocess, back to back, rlv
   micro_rows x longest row; TRL: per_device_train_batch_size=micro_rows, gradient_accumulation_steps =
   completions / micro_rows, num_iterations 1, so TRL skips the old-log-prob pass: the ratio is 1 on-policy).
 
-Measured 2026-11-23 (1 thread each, 64 x 256 tokens, `--steps 1`): 20.3M rlvr 101.3 s/step vs TRL 110.6 (0.92);
-update 52.7 vs 61.3 s, rollout 48.5 vs 49.3 s. Tiny rlvr 7.10 vs TRL 6.28 (1.13; rollout 4.7 vs 3.2 s, Python
-overhead of the HF engine at 0.56M params). Earlier, before rlvr skipped the on-policy old-log-prob pass and fixed
-its HF engine's implicit top-k 50: 20.3M 138.7 vs 136.5 (1.02), tiny 8.33 vs 8.36 (1.00).
+Measured 2026-12-03 (1 thread each, `--steps 1`, the box shared with other jobs; TRL's step varied 52-78 s
+between runs of the same command, rlvr's 31 s): 30m, 64 x 128 tokens: rlvr 30.71 s/step vs TRL 78.14 (0.39;
+rollout 12.64 vs 32.66 s, update 18.02 vs 45.46 s), an earlier run 31.20 vs 52.14 (0.60). 0.5b, 8 x 64 tokens,
+`--micro-rows 4 --zero-stage 0 --kvcache-gb 1`, vLLM bf16: rlvr 39.03 vs TRL 224.89 (0.17; rollout 9.52 vs
+46.27 s, update 28.53 vs 178.60 s, sync 0.97 s) while another 0.5B job ran; TRL 113.12 s in an earlier run (0.35).
+Before (2026-11-23, 64 x 128 tokens): rlvr 69.9 s (rollout 34.2, update 35.7) vs TRL 64.4 (1.09). The gains: the
+HF engine's decode loop (prompt prefilled once per group, preallocated cache, prompt keys/values read once per
+group per step) and the learner's shared-prompt forward (logprobs.shared_prefix_logprobs).
 
 Timing: rlvr's perf/step_s (sample -> weight sync, before logging/checkpointing) from metrics.jsonl; TRL's
 on_step_begin -> on_step_end (generate -> optimizer step). The first step is warm-up and discarded; the table shows
