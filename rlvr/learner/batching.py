@@ -121,6 +121,43 @@ def micro_batch_rows(lengths: list[int], budget: int, *, packed: bool, count: Op
     return [sorted(b) for b in bins]
 
 
+def micro_batch_groups(group_ids: list[int], lengths: list[int], budget: int, *,
+                       count: Optional[int] = None) -> Optional[list[list[int]]]:
+    """`micro_batch_rows` (padded) with whole groups per micro-batch, so a group's shared prompt can run once
+    (logprobs.shared_prefix_logprobs). Groups sorted by their longest row, consecutive groups while
+    rows * longest <= budget; with `count`, multi-group micro-batches are split (by groups) until there are
+    `count`, then empty ones are added. None when a single group exceeds the budget or rows of a group are not
+    consecutive (then the caller splits rows)."""
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(group_ids):
+        if members and g != group_ids[i - 1] and g in members:
+            return None
+        members.setdefault(g, []).append(i)
+    cost = {g: len(m) * max(lengths[i] for i in m) for g, m in members.items()}
+    if max(cost.values(), default=0) > budget:
+        return None
+    longest = {g: max(lengths[i] for i in m) for g, m in members.items()}
+    bins: list[list[int]] = []  # lists of group ids
+    for g in sorted(members, key=lambda g: -longest[g]):  # descending: a bin's first group is its longest
+        rows = sum(len(members[h]) for h in bins[-1]) if bins else 0
+        if bins and (rows + len(members[g])) * longest[bins[-1][0]] <= budget:
+            bins[-1].append(g)
+        else:
+            bins.append([g])
+    if count is not None:
+        if count < len(bins):
+            raise ValueError(f"micro_batch_groups: count={count} < {len(bins)} micro-batches needed")
+        while len(bins) < count:
+            multi = [k for k, b in enumerate(bins) if len(b) > 1]
+            if not multi:
+                bins.append([])
+                continue
+            k = max(multi, key=lambda k: sum(len(members[g]) for g in bins[k]) * longest[bins[k][0]])
+            big = bins.pop(k)
+            bins += [big[0::2], big[1::2]]
+    return [sorted(i for g in b for i in members[g]) for b in bins]
+
+
 def _cost(rows: list[int], lengths: list[int], packed: bool) -> int:
     return sum(lengths[i] for i in rows) if packed else len(rows) * max(lengths[i] for i in rows)
 

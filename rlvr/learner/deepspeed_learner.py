@@ -25,7 +25,8 @@ from rlvr.algorithms import Algorithm
 from rlvr.checkpoint import CheckpointError, load_error
 from rlvr.config import Config
 from rlvr.dtypes import resolve_dtype
-from rlvr.learner.batching import PACKABLE_ATTENTION, make_batch, micro_batch_rows, select_rows
+from rlvr.learner.batching import (PACKABLE_ATTENTION, make_batch, micro_batch_groups, micro_batch_rows,
+                                   select_rows)
 from rlvr.learner.policy import PolicyModel
 from rlvr.metrics import Sum, combine
 from rlvr.types import Batch, Group
@@ -147,23 +148,40 @@ class Learner:
 
     def _micro_batches(self, batch: Batch, rows: torch.Tensor) -> list[Optional[torch.Tensor]]:
         """Rows of one pass -> micro-batches (index tensors into the batch), the same count on every rank.
-        None = a dummy micro-batch (this rank has fewer rows than micro-batches)."""
+        None = a dummy micro-batch (this rank has fewer rows than micro-batches). With prompt sharing
+        (`_share_prompts`) whole groups stay together on every rank, else rows are split."""
         lengths = batch.attention_mask[rows].sum(-1).tolist()
         budget = self.cfg.learner.micro_batch_tokens
-        n = torch.tensor([len(micro_batch_rows(lengths, budget, packed=self.packed))], device=self.device)
+        gids = batch.group_ids[rows].tolist()
+        grouped = micro_batch_groups(gids, lengths, budget) if self._share_prompts() else None
+        natural = grouped if grouped is not None else micro_batch_rows(lengths, budget, packed=self.packed)
+        n = torch.tensor([len(natural), int(grouped is None)], device=self.device)
         if self.world > 1:
             dist.all_reduce(n, op=dist.ReduceOp.MAX)
-        parts = micro_batch_rows(lengths, budget, packed=self.packed, count=int(n))
+        if int(n[1]):  # some rank cannot keep its groups whole: every rank splits rows (same pass count)
+            parts = micro_batch_rows(lengths, budget, packed=self.packed, count=int(n[0]))
+        else:
+            parts = micro_batch_groups(gids, lengths, budget, count=int(n[0]))
         return [rows[torch.tensor(p, dtype=torch.long)] if p else None for p in parts]
+
+    def _share_prompts(self) -> bool:
+        """Run each group's prompt once per forward (logprobs.shared_prefix_logprobs): padded micro-batches
+        only (packing already removes the padding; sharing there would need varlen prefix caches), no
+        gradient checkpointing (transformers drops the KV cache the suffix pass reads) and ZeRO 0-2 (ZeRO-3
+        would gather every layer twice per forward)."""
+        return (not self.packed and self.cfg.learner.zero_stage < 3
+                and not self.engine.module.hf.is_gradient_checkpointing)
 
     def _forward(self, model, mb: Batch, *, entropy: bool, stats: dict) -> tuple[torch.Tensor, dict]:
         """-> (logprobs [b, t], {input name: [b, t]}) with the entropy (as `entropy_key`) and the statistics
         `stats` ({input name: (LogitStat, settings, needs_grad)}) the components declared."""
         d = self.device
         specs = tuple((st.fn, settings, grad) for st, settings, grad in stats.values())
+        share = mb.group_ids.to(d) if self._share_prompts() else None
         lp, ent, values = model(mb.input_ids.to(d), mb.attention_mask.to(d), mb.loss_mask.to(d),
                                 packed=self.packed, temperature=self.cfg.rollout.temperature,
-                                chunk=self.cfg.learner.logprob_chunk, with_entropy=entropy, stats=specs)
+                                chunk=self.cfg.learner.logprob_chunk, with_entropy=entropy, stats=specs,
+                                group_ids=share)
         out = dict(zip(stats, values))
         if ent is not None:
             out["entropy"] = ent

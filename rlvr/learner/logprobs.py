@@ -154,6 +154,81 @@ def token_logprobs(hidden: torch.Tensor, head, input_ids: torch.Tensor, loss_mas
     return scatter(lp), (scatter(ent) if ent is not None else None), tuple(scatter(v) for v in values)
 
 
+def shared_prefix_logprobs(decoder, head, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                           loss_mask: torch.Tensor, group_ids: torch.Tensor, **kw) -> tuple | None:
+    """`token_logprobs` for rows that come in groups sharing a prompt, running each group's common prefix once.
+
+    A GRPO group is G rows `prompt + response_j`; causal attention makes the prompt's hidden states (and its
+    keys/values) identical in every row, so they are computed once per group: the decoder runs over the U
+    prefixes [U, C] (left-padded), their KV cache is repeated to the group's rows (repeat_interleave, so the
+    backward sums the rows' gradients into the one prefix pass) and the suffixes [b, S] run on top of it. The
+    token work drops from b * (C + S) to U * C + b * S, the same maths up to float rounding.
+
+    The prefix of a group is the longest run of columns equal in all its rows, cut at the group's first loss
+    token (so every loss token is predicted from the suffix pass or the prefix's last state). Rows of a group
+    must be consecutive. Returns None when there is nothing to share (then use the plain path).
+    kw: temperature, chunk, with_entropy, stats (as token_logprobs); the decoder must not checkpoint.
+    """
+    from transformers import DynamicCache
+
+    b, T = input_ids.shape
+    gids, counts = torch.unique_consecutive(group_ids, return_counts=True)  # [U]
+    if len(gids) == b or len(torch.unique(gids)) != len(gids):
+        return None  # no group with two rows, or a group's rows are not consecutive
+    lengths = attention_mask.sum(-1)  # [b]
+    cuts = []
+    for r0, n in zip((counts.cumsum(0) - counts).tolist(), counts.tolist()):
+        ids, lm = input_ids[r0:r0 + n], loss_mask[r0:r0 + n] > 0
+        differs = ~(ids == ids[:1]).all(0)  # [T]
+        c = int(lengths[r0:r0 + n].min())
+        if differs.any():
+            c = min(c, int(differs.float().argmax()))
+        if lm.any():
+            c = min(c, int(lm.any(0).float().argmax()))
+        cuts.append(c)
+    cut = torch.tensor(cuts, device=input_ids.device)  # [U] prefix length of each group
+    if int(cut.min()) < 1:
+        return None
+    width = int(cut.max())
+    col = torch.arange(width, device=input_ids.device)  # [C]
+    pmask = (col[None] >= width - cut[:, None]).long()  # [U, C] left-padded prefixes
+    src = (col[None] - (width - cut[:, None])).clamp(min=0)  # [U, C] source column
+    first = counts.cumsum(0) - counts  # [U] first row of each group
+    prefix = input_ids[first].gather(1, src) * pmask  # [U, C]
+    row_cut = cut.repeat_interleave(counts)  # [b]
+    suffix_len = lengths - row_cut  # [b]
+    width_s = max(int(suffix_len.max()), 1)
+    scol = torch.arange(width_s, device=input_ids.device)  # [S]
+    smask = (scol[None] < suffix_len[:, None]).long()  # [b, S] right-padded suffixes
+    at = (row_cut[:, None] + scol[None]).clamp(max=T - 1)  # [b, S] column in the [b, T] layout
+    suffix = input_ids.gather(1, at) * smask  # [b, S]
+    suffix_loss = loss_mask.gather(1, at) * smask  # [b, S]
+    if loss_mask.sum() != suffix_loss.sum():
+        raise AssertionError("shared_prefix_logprobs: a loss token fell outside the suffixes")
+    cache = DynamicCache()
+    hp = decoder(input_ids=prefix, attention_mask=pmask, position_ids=(pmask.cumsum(-1) - 1).clamp(min=0),
+                 past_key_values=cache, use_cache=True)
+    cache = hp.past_key_values
+    for layer in cache.layers:  # [U, ...] -> [b, ...]: the prefix keys/values of each row's group
+        layer.keys = layer.keys.repeat_interleave(counts, 0)
+        layer.values = layer.values.repeat_interleave(counts, 0)
+    hs = decoder(input_ids=suffix, attention_mask=torch.cat([pmask.repeat_interleave(counts, 0), smask], 1),
+                 position_ids=row_cut[:, None] + scol[None], past_key_values=cache,
+                 use_cache=True).last_hidden_state  # [b, S, H]
+    last = hp.last_hidden_state[:, -1:].repeat_interleave(counts, 0)  # [b, 1, H] predicts suffix token 0
+    hidden = torch.cat([last, hs], 1)  # [b, 1 + S, H]: state j predicts suffix token j
+    zero = suffix.new_zeros(b, 1)
+    lp, ent, values = token_logprobs(hidden, head, torch.cat([zero, suffix], 1),
+                                     torch.cat([zero.to(loss_mask.dtype), suffix_loss], 1), **kw)
+    keep = smask.bool()  # [b, S]
+    rows = torch.arange(b, device=input_ids.device)[:, None].expand(b, width_s)[keep]
+
+    def back(x):  # [b, 1 + S] -> [b, T], keeps the graph
+        return x.new_zeros(b, T).index_put((rows, at[keep]), x[:, 1:][keep])
+
+    return back(lp), (back(ent) if ent is not None else None), tuple(back(v) for v in values)
+
+
 def naive_token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor, *,
                          temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Reference with full [B, T, V] fp32 logits (tests and benchmarks only)."""
@@ -165,4 +240,5 @@ def naive_token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, loss_mas
     return torch.cat([pad, lp], 1) * m, torch.cat([pad, ent], 1) * m
 
 
-__all__ = ["ChunkedLogprobs", "chunked_logprobs", "naive_token_logprobs", "select_positions", "token_logprobs"]
+__all__ = ["ChunkedLogprobs", "chunked_logprobs", "naive_token_logprobs", "select_positions", "shared_prefix_logprobs",
+           "token_logprobs"]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from rlvr.learner.batching import ModelInputs, model_inputs, unpack
-from rlvr.learner.logprobs import chunked_logprobs, token_logprobs
+from rlvr.learner.logprobs import chunked_logprobs, shared_prefix_logprobs, token_logprobs
 
 
 def _install_chunked_head(head: nn.Module) -> None:
@@ -41,11 +41,19 @@ class PolicyModel(nn.Module):
         _install_chunked_head(hf.get_output_embeddings())
 
     def forward(self, input_ids, attention_mask, loss_mask, *, packed: bool, temperature: float = 1.0,
-                chunk: int = 1024, with_entropy: bool = True, stats: tuple = ()) -> tuple:
+                chunk: int = 1024, with_entropy: bool = True, stats: tuple = (),
+                group_ids: torch.Tensor | None = None) -> tuple:
         """Padded rows [b, T] -> (logprobs [b, T], entropy [b, T] or None, stats: tuple of [b, T]) fp32, non-zero
-        only where loss_mask is set. `stats`: component statistics (fn, settings, needs_grad) of the logits."""
-        inp: ModelInputs = model_inputs(input_ids, attention_mask, loss_mask, packed)
+        only where loss_mask is set. `stats`: component statistics (fn, settings, needs_grad) of the logits.
+        `group_ids` [b] (rows of a group consecutive, not packed): each group's shared prompt runs once."""
         decoder = getattr(self.hf, self.hf.base_model_prefix)
+        if group_ids is not None and not packed:
+            out = shared_prefix_logprobs(decoder, self.hf.get_output_embeddings(), input_ids, attention_mask,
+                                         loss_mask, group_ids, temperature=temperature, chunk=chunk,
+                                         with_entropy=with_entropy, stats=stats)
+            if out is not None:
+                return out
+        inp: ModelInputs = model_inputs(input_ids, attention_mask, loss_mask, packed)
         hidden = decoder(input_ids=inp.input_ids, attention_mask=inp.attention_mask, position_ids=inp.position_ids,
                          use_cache=False).last_hidden_state  # [R, S, H] after the final norm
         lp, ent, values = token_logprobs(hidden, self.hf.get_output_embeddings(), inp.input_ids, inp.loss_mask,

