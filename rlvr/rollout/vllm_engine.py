@@ -62,7 +62,28 @@ def _load_bucket(worker, named_tensors: list[tuple[str, torch.Tensor]]) -> int:
 def _end_reload(worker) -> None:
     from vllm.model_executor.model_loader.reload import finalize_layerwise_reload
 
-    finalize_layerwise_reload(worker.model_runner.get_model(), worker.model_runner.model_config)
+    model = worker.model_runner.get_model()
+    finalize_layerwise_reload(model, worker.model_runner.model_config)
+    _reprocess_tied(model)
+
+
+def _reprocess_tied(model) -> None:
+    """Tied embeddings (Qwen2.5-0.5B/1.5B/3B, Qwen2.5-Math-1.5B, Llama-3.2-1B/3B: `lm_head.weight` *is*
+    `embed_tokens.weight`): the learner's parameters name only the embedding, so the layer-wise reload
+    processes that module and puts the head's old kernel tensors back as "not loaded" ("ParallelLMHead: Failed
+    to load weights"). The shared weight holds the new values, but on CPU the head samples from a oneDNN-packed
+    copy made by its post-load processing, which would keep the *old* embedding (measured: sampler vs learner
+    log-prob gap 1.75 after a sync). Re-run that processing for every module whose weight is shared with one
+    met before it."""
+    owners: dict[int, object] = {}
+    for module in model.modules():
+        weight, method = getattr(module, "weight", None), getattr(module, "quant_method", None)
+        if not isinstance(weight, torch.Tensor) or weight.is_meta or method is None:
+            continue
+        if weight.data_ptr() in owners:
+            method.process_weights_after_loading(module)
+        else:
+            owners[weight.data_ptr()] = module
 
 
 # ----------------------------------------------------------------------------- HAPO logits processor (V1)

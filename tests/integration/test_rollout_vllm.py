@@ -96,3 +96,23 @@ def test_greedy_logprobs_and_stop_string(vllm_engine, hf_model):
         r = cut[0].rollouts[0]
         assert r.finish_reason == "stop" and r.response_ids == a.response_ids[:3]
         assert r.response_text.endswith(stop)  # stop string kept in the text (include_stop_str_in_output)
+
+
+def test_weight_sync_with_tied_embeddings(tmp_path):
+    """Qwen2.5 up to 3B ties lm_head to the embedding: a sync names only the embedding, and the head (on CPU
+    a packed copy of it) must follow (regression: gap 1.75 before rollout/vllm_engine._reprocess_tied)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rlvr.models.tiny import build_tiny_model
+
+    here = Path(__file__).parent
+    model = build_tiny_model(here.parents[1] / ".cache" / "test-models" / "tiny-qwen2-tied", tie_word_embeddings=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parents[1])])}
+    out = subprocess.run([sys.executable, str(here / "tied_sync_worker.py"), str(model)], capture_output=True,
+                         text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    gap_new, gap_old = map(float, out.stdout.strip().splitlines()[-1].split())
+    assert gap_new < TOL_FP32 and gap_old > 0.1
