@@ -332,55 +332,6 @@ def _shared_prefix_attention(module, query, key, value, attention_mask, scaling=
     return out.reshape(b, 1, hq, d), None  # [B, q_len, Hq, D] as transformers' kernels return
 
 
-class _SharedPrefix(DynamicLayer):
-    """Cache layer of the generated tokens only, preallocated [B, Hkv, L, D]; the prompt part lives on the
-    attention module (`_shared_prefix_attention`)."""
-
-    def __init__(self, like: torch.Tensor, rows: int, capacity: int):
-        super().__init__()
-        shape = (rows, like.shape[1], capacity, like.shape[-1])
-        self.kbuf, self.vbuf = like.new_empty(shape), like.new_empty(shape)
-        self.n = 0
-        self.dtype, self.device, self.is_initialized = like.dtype, like.device, True
-        self.keys, self.values = self.kbuf[:, :, :0], self.vbuf[:, :, :0]
-
-    def update(self, key_states, value_states, *args, **kwargs):
-        e = self.n + key_states.shape[-2]
-        self.kbuf[:, :, self.n:e], self.vbuf[:, :, self.n:e] = key_states, value_states
-        self.n = e
-        self.keys, self.values = self.kbuf[:, :, :e], self.vbuf[:, :, :e]
-        return self.keys, self.values
-
-    @staticmethod
-    def install(model, prefill, mask: torch.Tensor, group: int, capacity: int):
-        """Put each layer's prefill keys/values [U, ...] and the prompt mask on its attention module; return
-        an empty Cache for the U * group generated rows."""
-        from transformers.cache_utils import Cache
-
-        bias = torch.zeros(mask.shape, dtype=prefill.layers[0].keys.dtype, device=mask.device)
-        bias.masked_fill_(mask == 0, float("-inf"))  # [U, P]; every prompt has >= 1 real token
-        for attn, lay in zip(_attention_modules(model), prefill.layers):
-            attn._rlvr_prefix = (lay.keys, lay.values, bias, group)
-        rows = mask.shape[0] * group
-        return Cache(layers=[_SharedPrefix(lay.keys, rows, capacity) for lay in prefill.layers])
-
-    @staticmethod
-    def uninstall(model) -> None:
-        for attn in _attention_modules(model):
-            attn.__dict__.pop("_rlvr_prefix", None)
-
-
-def _register_shared_attention() -> None:
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
-    from transformers.modeling_utils import AttentionInterface
-
-    AttentionInterface.register(_SHARED_ATTN, _shared_prefix_attention)
-    AttentionMaskInterface.register(_SHARED_ATTN, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
-
-
-_register_shared_attention()
-
-
 class _Preallocated(DynamicLayer):
     """A DynamicLayer whose keys/values are views into buffers allocated once for the whole decode: `update`
     writes the new step in place instead of concatenating (which copies the whole cache every step)."""
@@ -410,6 +361,44 @@ class _Preallocated(DynamicLayer):
         layers = [_Preallocated(lay.keys.repeat_interleave(copies, 0), lay.values.repeat_interleave(copies, 0),
                                 capacity) for lay in cache.layers]
         return Cache(layers=layers)
+
+
+class _SharedPrefix(_Preallocated):
+    """Cache layer of the generated tokens only, preallocated [B, Hkv, L, D]; the prompt part lives on the
+    attention module (`_shared_prefix_attention`)."""
+
+    def __init__(self, like: torch.Tensor, rows: int, capacity: int):
+        empty = like.new_empty(rows, like.shape[1], 0, like.shape[-1])
+        super().__init__(empty, empty, capacity)
+
+    @staticmethod
+    def install(model, prefill, mask: torch.Tensor, group: int, capacity: int):
+        """Put each layer's prefill keys/values [U, ...] and the prompt mask on its attention module; return
+        an empty Cache for the U * group generated rows."""
+        from transformers.cache_utils import Cache
+
+        bias = torch.zeros(mask.shape, dtype=prefill.layers[0].keys.dtype, device=mask.device)
+        bias.masked_fill_(mask == 0, float("-inf"))  # [U, P]; every prompt has >= 1 real token
+        for attn, lay in zip(_attention_modules(model), prefill.layers):
+            attn._rlvr_prefix = (lay.keys, lay.values, bias, group)
+        rows = mask.shape[0] * group
+        return Cache(layers=[_SharedPrefix(lay.keys, rows, capacity) for lay in prefill.layers])
+
+    @staticmethod
+    def uninstall(model) -> None:
+        for attn in _attention_modules(model):
+            attn.__dict__.pop("_rlvr_prefix", None)
+
+
+def _register_shared_attention() -> None:
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(_SHARED_ATTN, _shared_prefix_attention)
+    AttentionMaskInterface.register(_SHARED_ATTN, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+
+
+_register_shared_attention()
 
 
 @ENGINES.register("hf")
