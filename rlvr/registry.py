@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, TypeVar
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -36,3 +41,32 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
+
+
+_USER_MODULES: dict[tuple[str, str], Any] = {}
+
+
+def load_user_modules(modules: Iterable[str], *, key: str, prefix: str) -> None:
+    """Import user files (`path/to/file.py`, relative to the working directory) or dotted module names, once
+    per process each; their decorators register what they define. `key` names the config key in errors
+    (`reward.modules`); `prefix` the module names files get: one stable name per file
+    (prefix + stem + path hash), so processes that import the same file agree and pickling works."""
+    for spec in modules:
+        if (key, spec) in _USER_MODULES:
+            continue
+        if spec.endswith(".py") or "/" in spec:
+            path = Path(spec).expanduser().resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"{key}: file not found: {spec} (resolved to {path})")
+            name = f"{prefix}_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+            mod_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[name] = module
+            try:
+                mod_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        else:
+            module = importlib.import_module(spec)
+        _USER_MODULES[key, spec] = module

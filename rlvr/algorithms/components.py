@@ -43,16 +43,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
-import importlib
-import importlib.util
 import inspect
-import sys
 import tokenize
 from dataclasses import dataclass
 from io import StringIO
-from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
+
+from rlvr.registry import load_user_modules
 
 KINDS = ("advantage", "filter", "mask", "weight", "loss", "regularizer", "aggregation")
 INPUTS = ("entropy", "old_entropy", "old_logprobs", "ref_logprobs", "sampler_logprobs", "truncated",
@@ -213,31 +210,10 @@ def register_aggregation(name: str, settings: Optional[type] = None, *, paper: s
 
 # ------------------------------------------------------------------------------------------ user modules
 
-_LOADED: dict[str, Any] = {}
-
-
 def load_modules(modules: Sequence[str]) -> None:
     """Import user component files (`path/to/my_algos.py`, relative to the working directory) or module names;
     their `register_*` decorators add the components. Each file is imported once per process."""
-    for spec in modules:
-        if spec in _LOADED:
-            continue
-        if spec.endswith(".py") or "/" in spec:
-            path = Path(spec).expanduser().resolve()
-            if not path.is_file():
-                raise FileNotFoundError(f"algorithm.modules: file not found: {spec} (resolved to {path})")
-            name = f"rlvr_user_algorithms_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-            mod_spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[name] = module
-            try:
-                mod_spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        else:
-            module = importlib.import_module(spec)
-        _LOADED[spec] = module
+    load_user_modules(modules, key="algorithm.modules", prefix="rlvr_user_algorithms")
 
 
 # ----------------------------------------------------------------------------------------- introspection

@@ -10,21 +10,15 @@ trainer and by every pool worker, and run in the pool (a crash or hang scores 0,
 """
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
-from rlvr.registry import Registry
+from rlvr.registry import Registry, load_user_modules
 
 Verifier = Callable[..., Any]
 VERIFIERS: Registry[Verifier] = Registry("verifier")
 _INLINE: set[str] = set()  # trusted, regex-only verifiers that run in the caller (no IPC round trip)
 _PREFLIGHT: dict[str, Callable[[], Any]] = {}  # name -> check that raises when the verifier cannot work here
-_LOADED: dict[str, Any] = {}
 
 
 def register_verifier(name: str, *, inline: bool = False,
@@ -56,26 +50,7 @@ def preflight(name: str) -> None:
 
 def load_modules(modules: list[str] | tuple[str, ...]) -> None:
     """Import verifier modules: `path/to/file.py` (relative to the working directory) or a dotted module name."""
-    for spec in modules:
-        if spec in _LOADED:
-            continue
-        if spec.endswith(".py") or "/" in spec:
-            path = Path(spec).expanduser().resolve()
-            if not path.is_file():
-                raise FileNotFoundError(f"reward.modules: verifier file not found: {spec} (resolved to {path})")
-            # one stable module name per file, so workers and the trainer agree and pickling works
-            name = f"rlvr_user_verifiers_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-            mod_spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[name] = module
-            try:
-                mod_spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        else:
-            module = importlib.import_module(spec)
-        _LOADED[spec] = module
+    load_user_modules(modules, key="reward.modules", prefix="rlvr_user_verifiers")
 
 
 def load_builtins() -> None:
