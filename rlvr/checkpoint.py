@@ -204,7 +204,7 @@ def write_manifest(ckpt_dir: str | Path, checksum: bool = True) -> Path:
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.name != MANIFEST):
         entry: dict = {"size": path.stat().st_size}
         if checksum:
-            entry["sha256"] = _sha256(path)
+            entry["sha256"] = sha256_file(path)
         files[path.relative_to(root).as_posix()] = entry
     out = root / MANIFEST
     with open(out, "w") as f:
@@ -234,7 +234,7 @@ def verify(ckpt_dir: str | Path, checksum: bool = True) -> list[str]:
             problems.append(f"{f}: missing")
         elif f.stat().st_size != entry["size"]:
             problems.append(f"{f}: {f.stat().st_size} bytes, the manifest records {entry['size']} (truncated?)")
-        elif checksum and "sha256" in entry and _sha256(f) != entry["sha256"]:
+        elif checksum and "sha256" in entry and sha256_file(f) != entry["sha256"]:
             problems.append(f"{f}: sha256 differs from the manifest (corrupted)")
     return problems
 
@@ -318,7 +318,8 @@ def _write_failed(output_dir: str | Path, tmp: Path, step: int, rank: int, err: 
             f"(latest: {prev.name if prev else 'none'})")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 4 MiB blocks (checkpoint manifests, eval data provenance)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):

@@ -13,12 +13,12 @@ and so changes which seed a problem gets (the metrics' expectation does not chan
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from rlvr.checkpoint import sha256_file
 from rlvr.config import Config, EvalConfig
 from rlvr.data.load import BENCHMARKS, benchmark_path, load_rows, rows_to_prompts
 from rlvr.eval.metrics import length_stats, score_problems
@@ -88,14 +88,6 @@ class Benchmark:
     prompts: list[Prompt]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_benchmark(spec: str, tokenizer: Any, s: EvalSettings) -> Benchmark:
     """`spec` is a bundled name (aime24, ..., minerva), `NAME=SOURCE`, a JSONL/parquet path or a hub id."""
     name, _, src = spec.partition("=") if "=" in spec else ("", "", spec)
@@ -112,7 +104,7 @@ def load_benchmark(spec: str, tokenizer: Any, s: EvalSettings) -> Benchmark:
     prompts = rows_to_prompts(rows, tokenizer, prompt_key=s.prompt_key, answer_key=keys, template=s.template)
     for i, p in enumerate(prompts):
         p.meta["index"] = i  # position in the benchmark: the order results are gathered back into
-    sha = _sha256(Path(source)) if Path(source).is_file() else None
+    sha = sha256_file(Path(source)) if Path(source).is_file() else None
     return Benchmark(name, source, sha, keys, prompts)
 
 
