@@ -106,7 +106,7 @@ class RunGuard:
                 return
             if exc is None:
                 self.watch.close("done")
-            elif isinstance(exc, CLEAN_ERRORS):
+            elif isinstance(exc, CLEAN_ERRORS) and not _collective_inside(exc):
                 self.watch.close("failed", f"{type(exc).__name__}: {str(exc)[:200]}")
             else:
                 verdict = self.watch.explain(exc)
@@ -118,6 +118,15 @@ class RunGuard:
         finally:
             if self.lock is not None:
                 self.lock.release()
+
+
+def _collective_inside(exc: BaseException) -> bool:
+    """A checkpoint write that failed on something other than the filesystem (DeepSpeed's save runs
+    collectives: gloo's "connection reset by peer" when a peer died mid-save) may be the echo of a lost rank,
+    so the liveness watch is asked, as for any other error; a disk-full or I/O error is this rank's own."""
+    if not isinstance(exc, checkpoint.CheckpointError) or exc.__cause__ is None:
+        return False
+    return not isinstance(exc.__cause__, OSError)
 
 
 # -------------------------------------------------------------------------------------------- output_dir

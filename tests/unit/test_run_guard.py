@@ -84,3 +84,61 @@ def test_clean_errors_report_without_traceback(capsys):
     assert run_guard.report(run_guard.SkippedStepsError("steps 1-3")) == 1
     assert capsys.readouterr().err.splitlines() == ["rlvr train: error: rank 1 is gone",
                                                     "rlvr train: error: steps 1-3"]
+
+
+def _guard_watching_a_dead_peer(tmp_path):
+    """Rank 0's guard with a real RankWatch on a real store in which rank 1's record names a pid that has
+    exited (what a SIGKILLed torchrun worker leaves)."""
+    import datetime
+    import json
+    import socket
+
+    import torch.distributed as dist
+
+    from rlvr import liveness
+
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
+                          timeout=datetime.timedelta(seconds=10))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.set("rank/1", json.dumps({"beat": 1, "state": "running", "why": "", "pid": dead.pid,
+                                    "host": liveness._HOST, "hostname": socket.gethostname()}))
+    guard = run_guard.RunGuard(_cfg(tmp_path))
+    guard.watch = liveness.RankWatch(0, 2, timeout_s=2.0, store=store, interval_s=0.1).start()
+    return guard, dead.pid
+
+
+def _failed_save(cause: Exception):
+    from rlvr.checkpoint import CheckpointError
+
+    try:
+        raise cause
+    except Exception as e:
+        raise CheckpointError("saving checkpoint step-2 failed on rank 0: ...") from e
+
+
+def test_a_save_broken_by_a_lost_peer_names_the_peer(tmp_path):
+    """DeepSpeed's save runs collectives: a peer SIGKILLed mid-save makes this rank's write fail with gloo's
+    "connection reset" inside a CheckpointError. That is the lost peer's doing, and the error says so (CI saw
+    the bare checkpoint error when the kill landed in a save)."""
+    guard, pid = _guard_watching_a_dead_peer(tmp_path)
+    with pytest.raises(run_guard.LostRankError) as info:
+        try:
+            _failed_save(RuntimeError("[gloo/pair.cc:537] Read error: Connection reset by peer"))
+        finally:
+            guard.close()
+    assert str(info.value).startswith(f"rank 1 (pid {pid} on {__import__('socket').gethostname()}) is gone: "
+                                      "its process exited; rank 0 stops (its own error: CheckpointError: saving")
+
+
+def test_a_full_disk_is_this_ranks_own_error_even_with_a_peer_gone(tmp_path):
+    import errno
+
+    from rlvr.checkpoint import CheckpointError
+
+    guard, _ = _guard_watching_a_dead_peer(tmp_path)
+    with pytest.raises(CheckpointError):
+        try:
+            _failed_save(OSError(errno.ENOSPC, "No space left on device"))
+        finally:
+            guard.close()
