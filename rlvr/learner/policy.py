@@ -42,15 +42,16 @@ class PolicyModel(nn.Module):
 
     def forward(self, input_ids, attention_mask, loss_mask, *, packed: bool, temperature: float = 1.0,
                 chunk: int = 1024, with_entropy: bool = True, stats: tuple = (),
-                group_ids: torch.Tensor | None = None) -> tuple:
+                group_ids: torch.Tensor | None = None, kv_cache: bool = True) -> tuple:
         """Padded rows [b, T] -> (logprobs [b, T], entropy [b, T] or None, stats: tuple of [b, T]) fp32, non-zero
         only where loss_mask is set. `stats`: component statistics (fn, settings, needs_grad) of the logits.
-        `group_ids` [b] (rows of a group consecutive, not packed): each group's shared prompt runs once."""
+        `group_ids` [b] (rows of a group consecutive, not packed): each group's shared prompt runs once
+        (kv_cache: its KV-cache layout is allowed, see shared_prefix_logprobs)."""
         decoder = getattr(self.hf, self.hf.base_model_prefix)
         if group_ids is not None and not packed:
             out = shared_prefix_logprobs(decoder, self.hf.get_output_embeddings(), input_ids, attention_mask,
-                                         loss_mask, group_ids, temperature=temperature, chunk=chunk,
-                                         with_entropy=with_entropy, stats=stats)
+                                         loss_mask, group_ids, kv_cache=kv_cache, temperature=temperature,
+                                         chunk=chunk, with_entropy=with_entropy, stats=stats)
             if out is not None:
                 return out
         inp: ModelInputs = model_inputs(input_ids, attention_mask, loss_mask, packed)

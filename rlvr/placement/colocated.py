@@ -8,6 +8,7 @@ from rlvr.algorithms import GroupBuffer
 from rlvr.config import Config
 from rlvr.metrics import combine
 from rlvr.placement import Roles, sample_seed, sampling_params
+from rlvr.tracking import release_memory
 
 
 class ColocatedRollouts:
@@ -45,12 +46,15 @@ class ColocatedRollouts:
                 rewards.append(self.scorer.score_groups(groups))
             buffer.add(groups)
         self.engine.sleep()  # frees the KV cache for the learner on GPU; no-op elsewhere
+        release_memory()
         return buffer.take(), {**combine(rewards), **buffer.metrics()}
 
     def sync(self, learner, step: int) -> None:
         """Push the learner's new weights into this rank's engine."""
+        release_memory()  # the update's activations and gradients, before the engine's cache comes back
         self.engine.wake()
         learner.sync_weights(self.engine, self.cfg.rollout.sync_bucket_mb)
+        release_memory()  # ZeRO-3's gathered buckets
 
     def set_entropy_stats(self, stats) -> None:
         self.engine.set_entropy_stats(stats)

@@ -106,12 +106,19 @@ def test_packed_equals_padded_on_tiny_qwen2(tiny_model_dir):
 
 
 @pytest.mark.parametrize("impl", ["sdpa", "eager"])
-def test_shared_prefix_equals_padded_on_tiny_qwen2(tiny_model_dir, impl):
+@pytest.mark.parametrize("layout", ["one_pass", "kv_cache", "one_pass_checkpointed"])
+def test_shared_prefix_equals_padded_on_tiny_qwen2(tiny_model_dir, impl, layout, monkeypatch):
     """Groups sharing a prompt (different prompt lengths, ragged responses, a masked row, a group whose
-    responses share a first token): running each prompt once gives the padded path's values and gradients."""
+    responses share a first token): running each prompt once gives the padded path's values and gradients, in
+    both layouts of shared_prefix_logprobs (one pass under a block mask; KV cache: forced by a zero mask budget),
+    and the one-pass layout under gradient checkpointing."""
     from transformers import AutoModelForCausalLM
 
+    from rlvr.learner import logprobs
     from rlvr.learner.policy import PolicyModel
+
+    if layout == "kv_cache":
+        monkeypatch.setattr(logprobs, "MASK_BUDGET", 0)
 
     g = torch.Generator().manual_seed(5)
     prompt_lens, resp_lens = [6, 3, 9], [[4, 7, 1], [5, 2, 6], [3, 3, 8]]
@@ -129,18 +136,42 @@ def test_shared_prefix_equals_padded_on_tiny_qwen2(tiny_model_dir, impl):
     mask[2, 6] = 0.0  # ... and a group whose first response token is masked in one row only
     groups = torch.arange(3).repeat_interleave(G)
     hf = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32, attn_implementation=impl)
+    if layout == "one_pass_checkpointed":
+        hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        hf.train()
     model = PolicyModel(hf)
     runs = []
+    calls = []
+    monkeypatch.setattr(logprobs, "_one_pass", lambda *a, _f=logprobs._one_pass: calls.append(1) or _f(*a))
     for gid in (None, groups):
         model.zero_grad()
-        lp, ent, _ = model(ids, attn, mask, packed=False, temperature=0.9, chunk=5, group_ids=gid)
+        lp, ent, _ = model(ids, attn, mask, packed=False, temperature=0.9, chunk=5, group_ids=gid,
+                           kv_cache=layout == "kv_cache")
         ((lp * mask).sum() + (ent * mask).sum() * 0.1).backward()
         grads = [p.grad.clone() for p in (hf.model.layers[0].self_attn.k_proj.weight, hf.model.embed_tokens.weight,
                                           hf.lm_head.weight)]
         runs.append((lp.detach(), ent.detach(), grads))
     (lp0, ent0, g0), (lp1, ent1, g1) = runs
+    assert len(calls) == (layout != "kv_cache")  # the layout under test ran
     assert torch.isfinite(lp1).all() and (lp1[mask == 0] == 0).all()
     torch.testing.assert_close(lp1, lp0, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ent1, ent0, rtol=1e-4, atol=1e-5)
     for a, b in zip(g1, g0):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_shared_prefix_declines_when_no_layout_applies(tiny_model_dir):
+    """Groups too long for the one-pass mask and no KV cache allowed (gradient checkpointing, ZeRO-3): None, so
+    the caller runs the plain padded path."""
+    from transformers import AutoModelForCausalLM
+
+    from rlvr.learner.logprobs import shared_prefix_logprobs
+    from rlvr.learner.policy import PolicyModel
+
+    hf = PolicyModel(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)).hf
+    ids = torch.tensor([[5, 6, 7, 8], [5, 6, 9, 10]])
+    ones, loss = torch.ones_like(ids), torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]])
+    args = (hf.model, hf.lm_head, ids, ones, loss, torch.tensor([0, 0]))
+    assert shared_prefix_logprobs(*args, kv_cache=False, mask_budget=0) is None
+    assert shared_prefix_logprobs(*args, kv_cache=True, mask_budget=0) is not None
+    assert shared_prefix_logprobs(*args, kv_cache=False) is not None
