@@ -67,6 +67,10 @@ class Learner:
             model=PolicyModel(hf), model_parameters=[p for p in hf.parameters() if p.requires_grad],
             optimizer=self._make_optimizer, lr_scheduler=self._make_scheduler, config=ds_config)
         self.engine.train()
+        if lc.zero_stage == 0 and self.engine.dp_world_size == 1:
+            # Alone, stage 0's all-reduce is a no-op that still flattens and copies every gradient (~4 s a step at
+            # 0.5B on CPU); ZeRO 1-3 keep their own reduction, which their optimizers rely on.
+            self.engine.enable_backward_allreduce = False
         self.ref = None
         if "ref_logprobs" in self.needs:  # frozen reference, no optimizer; partitioned too under ZeRO-3
             ref = PolicyModel(load()).requires_grad_(False).eval()

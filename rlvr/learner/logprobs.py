@@ -42,7 +42,12 @@ class ChunkedLogprobs(torch.autograd.Function):
             for out, (fn, settings, _) in zip(values, stats):
                 out[s:e] = fn(logits, targets[s:e], settings).float()
             lse_all[s:e] = lse
-            del logits
+            if e < n:
+                del logits  # before the next chunk's is made
+        # One chunk (the usual micro-batch): keep its log-softmax for the backward rather than a second lm-head
+        # matmul; the peak is unchanged, as the backward's own [C, V] buffer is this one.
+        ctx.log_softmax = logits.sub_(lse[:, None]) if n <= chunk else None
+        del logits
         ctx.save_for_backward(hidden, weight, targets, lse_all, entropy)
         ctx.temperature, ctx.chunk, ctx.stats = temperature, chunk, stats
         ctx.set_materialize_grads(False)  # a None grad for entropy / a stat = values only, skip its term
@@ -54,14 +59,15 @@ class ChunkedLogprobs(torch.autograd.Function):
         t, chunk, n = ctx.temperature, ctx.chunk, hidden.shape[0]
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_hidden = torch.zeros_like(hidden) if need_h else None  # [N, H]
-        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_w else None  # [V, H]
+        grad_weight = None  # [V, H] fp32, made by the first chunk
         live = [(st, g) for st, g in zip(ctx.stats, grad_stats) if g is not None and st[2]]
         if grad_logprobs is None and grad_entropy is None and not live:
             return grad_hidden, grad_weight, None, None, None, None, None
+        kept, ctx.log_softmax = ctx.log_softmax, None  # taken once: a second backward recomputes
         for s in range(0, n, chunk):
             e = min(s + chunk, n)
             # in place on two [C, V] buffers: a = logits -> log p -> dL/ds, b = p -> gl * p
-            a = _scaled_logits(hidden[s:e], weight, t).sub_(lse_all[s:e, None])  # [C, V] log-softmax
+            a = kept if kept is not None else _scaled_logits(hidden[s:e], weight, t).sub_(lse_all[s:e, None])
             b = a.exp()  # [C, V] probs
             if grad_entropy is not None:  # -gH * p * (log p + H)
                 a.add_(entropy[s:e, None]).mul_(b).mul_(-grad_entropy[s:e, None].float())
@@ -77,7 +83,9 @@ class ChunkedLogprobs(torch.autograd.Function):
                 g = g + _stat_grad(hidden[s:e], weight, targets[s:e], t, [(st, gs[s:e]) for st, gs in live])
             if need_h:
                 grad_hidden[s:e] = (g.to(weight.dtype) @ weight).to(hidden.dtype)  # [C, H]
-            if need_w:
+            if need_w and s == 0:  # written, not added: spares zero-filling a [V, H] buffer
+                grad_weight = g.t() @ hidden[s:e].float()
+            elif need_w:
                 grad_weight.addmm_(g.t(), hidden[s:e].float())
         if need_w:
             grad_weight = grad_weight.to(weight.dtype)
