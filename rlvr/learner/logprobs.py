@@ -177,16 +177,18 @@ def shared_prefix_logprobs(decoder, head, input_ids: torch.Tensor, attention_mas
     keys/values) identical in every row, so they are computed once per group and the token work drops from
     b * (C + S) to U * C + b * S, the same maths up to float rounding (Prefix Grouper, Liu et al. 2025,
     arXiv:2506.05433, does the same for GRPO). Two layouts:
-      * one pass (when U * L^2 <= mask_budget, default MASK_BUDGET): each group is one row `[prefix | suffix_1 | ... | suffix_G]`
-        with positions restarting after the prefix and a block mask (a suffix sees the prefix and itself,
-        causally). One decoder call: every weight gets one gradient, and it works under gradient
-        checkpointing and ZeRO-3. On a 0.5B model, 1 thread, 4 x (70 + 64) tokens: forward + backward 13.7 s vs
-        the KV-cache layout's 19.9 s and the plain padded path's 24.5 s (the KV layout pays a second embedding
-        backward and sums two gradients of every weight);
-      * KV cache (kv_cache=True, longer groups): the decoder runs the U prefixes [U, C], their KV cache is
-        repeated to the rows (repeat_interleave: the backward sums the rows' gradients into the one prefix
-        pass) and the suffixes [b, S] run on top. Needs a decoder that does not checkpoint (transformers drops
-        the cache) and is not ZeRO-3 (every layer would be gathered twice).
+      * one pass (when its U * L^2 mask fits mask_budget, default MASK_BUDGET, and _one_pass_cheaper's
+        FLOP model finds it cheaper or the KV layout is not allowed): each group is one row
+        `[prefix | suffix_1 | ... | suffix_G]` with positions restarting after the prefix and a block mask
+        (a suffix sees the prefix and itself, causally). One decoder call: every weight gets one gradient,
+        and it works under gradient checkpointing and ZeRO-3. On a 0.5B model, 1 thread, 4 x (70 + 64)
+        tokens: forward + backward 13.7 s vs the KV-cache layout's 19.9 s and the plain padded path's
+        24.5 s (the KV layout pays a second embedding backward and sums two gradients of every weight);
+      * KV cache (kv_cache=True; long groups, where the block mask wastes much attention): the decoder runs
+        the U prefixes [U, C], their KV cache is repeated to the rows (repeat_interleave: the backward sums
+        the rows' gradients into the one prefix pass) and the suffixes [b, S] run on top. Needs a decoder
+        that does not checkpoint (transformers drops the cache) and is not ZeRO-3 (every layer would be
+        gathered twice).
 
     The prefix of a group is the longest run of columns equal in all its rows, cut at the group's first loss
     token (so every loss token is predicted from the suffix pass or the prefix's last state). Rows of a group
@@ -224,7 +226,8 @@ def shared_prefix_logprobs(decoder, head, input_ids: torch.Tensor, attention_mas
         raise AssertionError("shared_prefix_logprobs: a loss token fell outside the suffixes")
     group = torch.arange(len(gids), device=input_ids.device).repeat_interleave(counts)  # [b]
     width = int((cut + torch.zeros_like(cut).index_add_(0, group, suffix_len)).max())  # one-pass row length
-    if len(gids) * width * width <= (MASK_BUDGET if mask_budget is None else mask_budget):
+    fits = len(gids) * width * width <= (MASK_BUDGET if mask_budget is None else mask_budget)
+    if fits and (not kv_cache or _one_pass_cheaper(decoder, counts, cut, width, width_s)):
         hidden = _one_pass(decoder, input_ids, first, counts, cut, row_cut, suffix_len, suffix, smask, width)
     elif kv_cache:
         hidden = _kv_cache_pass(decoder, input_ids, first, counts, cut, row_cut, suffix, smask, scol)
@@ -240,6 +243,33 @@ def shared_prefix_logprobs(decoder, head, input_ids: torch.Tensor, attention_mas
         return x.new_zeros(b, T).index_put((rows, at[keep]), x[:, 1:][keep])
 
     return back(lp), (back(ent) if ent is not None else None), tuple(back(v) for v in values)
+
+
+# What the KV-cache layout costs beyond its FLOPs, in forward FLOPs per decoder parameter: a second decoder
+# call, a second embedding backward and two gradients of every weight summed. Fitted on CPU, 1 thread:
+# 0.5B (4 x (70 + 64) tokens) KV 19.9 s where its FLOPs alone predict 13.5 s, i.e. ~300 per parameter.
+KV_OVERHEAD_FLOPS_PER_PARAM = 300
+
+
+def _one_pass_cheaper(decoder, counts, cut, width: int, width_s: int) -> bool:
+    """Whether the one-pass layout beats the KV-cache layout on this batch, by a FLOP model.
+
+    Both layouts do the same token work; the one-pass one attends over the whole [L, L] block of a group
+    (sdpa computes masked blocks too), the KV one only over prefix x prefix and suffix x (prefix + suffix),
+    but pays KV_OVERHEAD_FLOPS_PER_PARAM. Forward FLOPs per layer: 2 * params * tokens for the weights,
+    4 * hidden * (query, key) pairs for attention. It picks what was measured (forward + backward, 1 thread):
+    0.5B, 1 group 4 x (70 + 64): one pass 13.7 s, KV 19.9 s; 30M (hidden 512, 6 layers), 4 groups
+    8 x (200 + 128): one pass 10.5-11.9 s, KV 7.7-8.9 s (attention is a third of the one-pass FLOPs there).
+    """
+    cfg = decoder.config
+    params = sum(getattr(p, "ds_numel", p.numel()) for p in decoder.parameters())
+    hidden, layers = cfg.hidden_size, cfg.num_hidden_layers
+    weights = max(params - cfg.vocab_size * hidden, 0)  # the embedding table costs no FLOPs per token
+    U, b, C = len(counts), int(counts.sum()), int(cut.max())
+    one = 2 * weights * U * width + 4 * hidden * layers * U * width * width
+    kv = (2 * weights * (U * C + b * width_s)
+          + 4 * hidden * layers * (U * C * C + b * width_s * (C + width_s)))
+    return one <= kv + KV_OVERHEAD_FLOPS_PER_PARAM * params
 
 
 def _one_pass(decoder, input_ids, first, counts, cut, row_cut, suffix_len, suffix, smask, width):

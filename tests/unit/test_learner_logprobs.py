@@ -176,3 +176,24 @@ def test_shared_prefix_declines_when_no_layout_applies(tiny_model_dir):
     assert shared_prefix_logprobs(*args, kv_cache=False, mask_budget=0) is None
     assert shared_prefix_logprobs(*args, kv_cache=True, mask_budget=0) is not None
     assert shared_prefix_logprobs(*args, kv_cache=False) is not None
+
+
+@pytest.mark.parametrize("dims, groups, prompt, response, one_pass", [
+    ((896, 24, 4864, 14, 2, 151936), 1, 70, 64, True),  # Qwen2.5-0.5B shape: one pass 13.7 s vs KV 19.9 s
+    ((512, 6, 1408, 8, 8, 1024), 4, 200, 128, False),  # 30M bench model: one pass ~11 s vs KV ~8.3 s
+])
+def test_shared_prefix_layout_choice_follows_measurements(dims, groups, prompt, response, one_pass):
+    """_one_pass_cheaper's FLOP model picks the layout that was faster, forward + backward on 1 CPU thread
+    (shared_prefix_logprobs' docstring), with 4 and 8 rows per group."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from rlvr.learner.logprobs import _one_pass_cheaper
+
+    hidden, layers, inter, heads, kv_heads, vocab = dims
+    cfg = Qwen2Config(hidden_size=hidden, num_hidden_layers=layers, intermediate_size=inter,
+                      num_attention_heads=heads, num_key_value_heads=kv_heads, vocab_size=vocab)
+    with torch.device("meta"):  # shapes only: no weights allocated
+        decoder = AutoModelForCausalLM.from_config(cfg).model
+    rows = 4 if one_pass else 8
+    counts, cut = torch.full((groups,), rows), torch.full((groups,), prompt)
+    assert _one_pass_cheaper(decoder, counts, cut, prompt + rows * response, response) == one_pass
