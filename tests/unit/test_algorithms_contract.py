@@ -243,3 +243,26 @@ def test_mismatch_kl_metric():
     _, m, _ = _offpolicy()
     expected = sum(math.exp(x) - 1 - x for x in [0.2, -0.1, 0.0, 2.0, -0.05]) / 5
     close(m["policy/mismatch_kl"], expected)
+
+
+def test_loop_learner_and_token_loss_name_no_algorithm():
+    """Issue 13's "done when": no component or preset name appears as code (a string, name or attribute) in the
+    loop, the learner or token_loss.py. `truncated` is both a mask and the rollout's data field: allowed as data."""
+    import ast
+
+    from rlvr.algorithms import PRESETS, REGISTRIES
+    from rlvr.algorithms.token_loss import INPUT_NAMES
+
+    root = Path(__file__).resolve().parents[2] / "rlvr"
+    names = set(PRESETS).union(*(r.names() for r in REGISTRIES.values())) - set(INPUT_NAMES)
+    files = [root / "train.py", root / "algorithms" / "token_loss.py", *sorted((root / "learner").glob("*.py"))]
+    found = []
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text())):
+            word = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    else node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute)
+                    else None)
+            if word in names:
+                found.append(f"{f.name}:{node.lineno} {word}")
+    assert {"grpo", "ppo_clip", "forking", "cispo"} <= names
+    assert not found, found
