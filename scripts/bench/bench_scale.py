@@ -13,6 +13,10 @@ runs the weights synced after step 1). The last line sums it up (`zero3_over_zer
     python scripts/bench/bench_scale.py                       # 0.5B, ZeRO-2 then ZeRO-3, 2 steps each
     python scripts/bench/bench_scale.py --model tiny --steps 1 # the pipeline on a 2-layer model (a minute)
     python scripts/bench/bench_scale.py --learner-only         # the DeepSpeed learner alone, per stage
+    MALLOC_MMAP_THRESHOLD_=1048576 python scripts/bench/bench_scale.py  # freed buffers >= 1 MB return at once
+
+glibc keeps freed heap pages resident, and ZeRO-3 frees a layer's gathered weights several times per micro-batch,
+so with the default allocator its peak RSS shows retained pages more than its live tensors (README has both runs).
 
 Memory per parameter here (bf16 learner, AdamW, 2 ranks): ZeRO-2 replicates the bf16 weights (2 B) and keeps
 fp32 master weights, gradients and Adam moments partitioned; ZeRO-3 partitions the weights too (and builds the

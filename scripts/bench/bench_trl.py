@@ -31,11 +31,11 @@ Identical on both sides (each side runs in its own subprocess, back to back, rlv
   micro_rows x longest row; TRL: per_device_train_batch_size=micro_rows, gradient_accumulation_steps =
   completions / micro_rows, num_iterations 1, so TRL skips the old-log-prob pass: the ratio is 1 on-policy).
 
-Measured 2026-12-03 (1 thread each, `--steps 1`, the box shared with other jobs; TRL's step varied 52-78 s
-between runs of the same command, rlvr's 31 s): 30m, 64 x 128 tokens: rlvr 30.71 s/step vs TRL 78.14 (0.39;
-rollout 12.64 vs 32.66 s, update 18.02 vs 45.46 s), an earlier run 31.20 vs 52.14 (0.60). 0.5b, 8 x 64 tokens,
-`--micro-rows 4 --zero-stage 0 --kvcache-gb 1`, vLLM bf16: rlvr 39.03 vs TRL 224.89 (0.17; rollout 9.52 vs
-46.27 s, update 28.53 vs 178.60 s, sync 0.97 s) while another 0.5B job ran; TRL 113.12 s in an earlier run (0.35).
+Measured 2026-12-04 (1 thread each, `--steps 1`, the machine otherwise idle): 30m, 64 x 128 tokens: rlvr
+29.09 s/step vs TRL 67.94 (0.43; rollout 9.83 vs 22.70 s, update 18.38 vs 45.24 s, sync 0.61 s). 0.5b, 8 x 64
+tokens, `--prompts 2 --group-size 4 --micro-rows 4 --zero-stage 0 --kvcache-gb 1`, vLLM bf16: rlvr 41.83 vs TRL
+103.61 (0.40; rollout 8.38 vs 33.26 s, update 32.26 vs 70.35 s, sync 1.17 s). On a box shared with other jobs
+TRL's step varied 52-78 s (30m) and 113-225 s (0.5b) between runs of the same command, rlvr's much less.
 Before (2026-11-23, 64 x 128 tokens): rlvr 69.9 s (rollout 34.2, update 35.7) vs TRL 64.4 (1.09). The gains: the
 HF engine's decode loop (prompt prefilled once per group, preallocated cache, prompt keys/values read once per
 group per step) and the learner's shared-prompt forward (logprobs.shared_prefix_logprobs).
